@@ -1,0 +1,70 @@
+"""Choosing the device to train on and moving batches there.
+
+Explained in notebooks/00_start_here.ipynb and notebooks/01_optimization_loops.ipynb.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_ENV_VAR = "OPTIM_DEVICE"
+VALID_DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def pick_device(preference: str | torch.device | None = None) -> torch.device:
+    """Return the device to train on: CUDA, then Apple's MPS, then the CPU.
+
+    ``preference`` (or, when it is None, the environment variable ``OPTIM_DEVICE``) can force one of
+    ``"auto"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"cpu"``. Asking for a device this machine does
+    not have is an error rather than a silent fallback, so a workshop notice such as "you are on the CPU"
+    is never a surprise.
+    """
+    if preference is None:
+        preference = os.environ.get(DEVICE_ENV_VAR) or "auto"
+    if isinstance(preference, torch.device):
+        preference = str(preference)
+    if not isinstance(preference, str):
+        raise TypeError(f"device must be a string or torch.device, got {type(preference).__name__}")
+    choice = preference.strip().lower()
+    kind = choice.split(":", 1)[0]
+    if kind not in VALID_DEVICES:
+        raise ValueError(
+            f"unknown device {preference!r}; valid devices are {', '.join(VALID_DEVICES)} "
+            "(a CUDA index such as 'cuda:1' is allowed)"
+        )
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {preference!r} was asked for, but CUDA is not available on this machine; use 'cpu' or 'auto'")
+    if kind == "mps" and not _mps_available():
+        raise ValueError(f"device {preference!r} was asked for, but MPS is not available on this machine; use 'cpu' or 'auto'")
+    return torch.device(choice)
+
+
+def describe_device(device: torch.device | str) -> str:
+    """A one-line human description, e.g. ``"cuda (NVIDIA H100, 80 GB)"`` or ``"cpu (2 threads)"``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a tensor to ``device``; copies to CUDA are asynchronous (``non_blocking=True``)."""
+    if tensor.device == device:
+        return tensor
+    return tensor.to(device, non_blocking=(device.type == "cuda"))

@@ -1,0 +1,25 @@
+"""One call to make a run reproducible.
+
+Explained in notebooks/00_start_here.ipynb.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device) with ``seed``.
+
+    Returns the seed so a notebook can print it. Same seed, same data order, same initial weights,
+    same numbers on the same machine and library versions.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
