@@ -124,7 +124,7 @@ def write_fake_fashion_mnist(root: str | os.PathLike, n_train: int = 60_000, n_t
     for prefix, n in (("train", n_train), ("t10k", n_test)):
         labels = rng.integers(0, 10, size=n, dtype=np.uint8)
         noise = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        images = (0.35 * prototypes[labels] + 0.65 * noise).astype(np.uint8)
+        images = (0.12 * prototypes[labels] + 0.88 * noise).astype(np.uint8)
         write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     return raw
