@@ -157,8 +157,7 @@ class LivePlot:
         elif name == "val/loss":
             self.val_steps.append(step)
             self.val_losses.append(value)
-            self.draw()
-        elif name == "train/loss" and not self.val_losses:
+        elif name == "epoch":
             self.draw()
 
     __call__ = log

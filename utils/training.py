@@ -274,7 +274,8 @@ def fit(
     - ``scheduler``: a ``torch.optim.lr_scheduler`` object, stepped once per epoch (or once per
       optimizer step with ``scheduler_interval="step"``); ``ReduceLROnPlateau`` gets the monitored value.
     - ``log(name, value, step)``: called with ``train/batch_loss`` for every step (delivered in groups of
-      ``log_every``), and ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``lr`` per epoch.
+      ``log_every``), and ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc``, ``lr``, then ``epoch``
+      (the epoch number) at the end of every epoch.
       A ``LivePlot``'s ``log`` method, TensorBoard's ``SummaryWriter.add_scalar`` or ``print`` all fit.
     - The weights with the best ``monitor`` value (``val_loss``, ``val_acc``; ``train_*`` when there is
       no validation loader) are kept, restored at the end when ``restore_best``, and saved to
@@ -372,6 +373,7 @@ def fit(
                               ("val_acc", "val/acc"), ("lr", "lr")):
                 if record[key] is not None:
                     emit(name, record[key], step)
+            emit("epoch", epoch, step)  # last event of an epoch: a live plot redraws here
             value = record[monitor]
             if not math.isfinite(value):
                 stop_diverged(step, value)

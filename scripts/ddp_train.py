@@ -1,0 +1,162 @@
+"""Train the series' MLP with DistributedDataParallel: one process per worker, each on its shard of every batch.
+
+Explained in notebooks/07_scaling_out.ipynb, which launches it like this (2 processes on the CPU)::
+
+    OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc_per_node=2 --standalone \\
+        scripts/ddp_train.py --dataset digits --out /tmp/ddp_run
+
+``torchrun`` starts the processes and sets RANK, WORLD_SIZE and LOCAL_RANK in each. Every process runs
+all of this file; they differ only in their rank. With ``--batch-per-process B`` and N processes every
+optimizer step sees a global batch of N x B samples. Rank 0 alone prints, and saves the final weights
+(``ddp_model.pt``) and a summary with the training History (``summary.json``) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import TensorDataset
+
+if __package__ in (None, ""):  # run as a file by torchrun: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import utils  # noqa: E402
+import utils.distributed as ud  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="folder for ddp_model.pt and summary.json (written by rank 0)")
+    parser.add_argument("--dataset", default="digits", choices=["digits", "fashion_mnist", "auto"])
+    parser.add_argument("--n-train", type=int, default=1024, help="train on the first N training samples")
+    parser.add_argument("--batch-per-process", type=int, default=32, help="B: samples per process per step")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--optimizer", default="sgd", choices=list(utils.training.OPTIMIZERS))
+    parser.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                        help="auto: one GPU per process when there are enough GPUs (NCCL), else the CPU (gloo)")
+    return parser.parse_args(argv)
+
+
+def flat_grad(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+
+def check_gradient_allreduce(ddp_model: DistributedDataParallel, loss_fn: nn.Module, x: torch.Tensor,
+                             y: torch.Tensor, world_size: int) -> dict:
+    """On one batch: each rank's own gradient, then the gradient DDP leaves after backward().
+
+    Returns how far the ranks' own gradients are apart (they saw different samples), how far the
+    gradients after DDP's backward are apart (0: the all-reduce gave every rank the same), and how far
+    those are from the mean of the ranks' own gradients (0 up to rounding: the all-reduce averages).
+    Leaves the gradients cleared and the parameters untouched.
+    """
+    model = ud.unwrap(ddp_model)
+    model.zero_grad(set_to_none=True)
+    with ddp_model.no_sync():  # no all-reduce inside this block: gradients stay local
+        loss_fn(ddp_model(x), y).backward()
+    local = flat_grad(model).clone()
+    model.zero_grad(set_to_none=True)
+    loss_fn(ddp_model(x), y).backward()  # the normal path: backward() all-reduces and averages
+    synced = flat_grad(model).clone()
+    model.zero_grad(set_to_none=True)
+    mean_of_local = ud.all_reduce_sum(local, local.device).to(synced) / world_size
+    return {
+        "local_gap_between_ranks": gap_to_rank0(local),
+        "synced_gap_between_ranks": gap_to_rank0(synced),
+        "synced_vs_mean_of_local": (synced - mean_of_local).abs().max().item(),
+        "local_grad_norm_rank0": local.norm().item(),
+    }
+
+
+def gap_to_rank0(tensor: torch.Tensor) -> float:
+    """Largest absolute difference, over all ranks, between a rank's ``tensor`` and rank 0's."""
+    if ud.current_world_size() == 1:
+        return 0.0
+    reference = tensor.clone()
+    torch.distributed.broadcast(reference, src=0)
+    gap = (tensor - reference).abs().max().reshape(1)
+    torch.distributed.all_reduce(gap, op=torch.distributed.ReduceOp.MAX)
+    return gap.item()
+
+
+def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part: TensorDataset,
+          optimizer: torch.optim.Optimizer, info: ud.DistInfo, epochs: int, label: str) -> utils.History:
+    """The epoch loop of ``utils.fit``, with every number combined over the ranks before it is recorded."""
+    loss_fn = nn.CrossEntropyLoss()  # mean over this rank's shard; DDP averages the gradients over ranks
+    val_loader = utils.TensorLoader(val_part, 1000, device=info.device)
+    history = utils.History(monitor="val_loss", device=str(info.device), label=label)
+    start, step = time.perf_counter(), 0
+    for epoch in range(1, epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        losses: list[torch.Tensor] = []  # this rank's loss of every step, read back once per epoch
+
+        def keep(loss: torch.Tensor) -> bool:
+            losses.append(loss)
+            return False  # never stop the epoch early
+
+        mine = utils.train_one_epoch(ddp_model, loader, loss_fn, optimizer, info.device, on_step=keep)
+        # mean of the ranks' mean losses = mean loss of the global batch (the shards are equal)
+        history.step_loss += (ud.all_reduce_sum(torch.stack(losses), info.device) / info.world_size).tolist()
+        step += len(losses)
+        trained = ud.reduce_epoch_result(mine, info.device)
+        # each rank evaluates its part of the validation set on its (identical) copy of the model
+        val = ud.reduce_epoch_result(utils.evaluate(ud.unwrap(ddp_model), val_loader, loss_fn, info.device), info.device)
+        history.epochs.append({"epoch": epoch, "step": step, "lr": lr, "train_loss": trained.loss,
+                               "train_acc": trained.accuracy, "val_loss": val.loss, "val_acc": val.accuracy,
+                               "time": time.perf_counter() - start})
+        ud.print0(f"epoch {epoch}: train loss {trained.loss:.4f} | val loss {val.loss:.4f} | "
+                  f"val acc {val.accuracy:.1%} | {trained.samples} train samples over {info.world_size} processes")
+    history.elapsed = time.perf_counter() - start
+    return history
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    with ud.distributed(args.device) as info:  # joins the process group; leaves it at the end, even on error
+        global_batch = args.batch_per_process * info.world_size
+        splits = utils.load_dataset(args.dataset, download=False, verbose=info.is_main)
+        train_set = utils.subset(splits.train, n=args.n_train)
+        val_part = TensorDataset(*(t.tensor_split(info.world_size)[info.rank] for t in splits.val.tensors))
+
+        utils.seed_everything(args.seed)  # same initial weights everywhere (DDP also copies rank 0's at start)
+        model = utils.make_model(args.model, splits.input_shape, splits.num_classes).to(info.device)
+        ddp_model = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+        optimizer = utils.make_optimizer(args.optimizer, ddp_model.parameters(), args.lr)
+        loader = ud.ShardedLoader(train_set, global_batch, rank=info.rank, world_size=info.world_size,
+                                  seed=args.seed, device=info.device)
+        ud.print0(f"{info.world_size} processes | backend {info.backend} | device {info.device.type} | "
+                  f"{splits.name}: {len(train_set)} training samples | batch per process {loader.batch_size}, "
+                  f"global batch {global_batch} | {len(loader)} steps per epoch")
+
+        x, y = next(iter(ud.ShardedLoader(train_set, global_batch, rank=info.rank, world_size=info.world_size,
+                                          seed=args.seed, device=info.device)))
+        allreduce = check_gradient_allreduce(ddp_model, nn.CrossEntropyLoss(), x, y, info.world_size)
+
+        label = f"DDP: {info.world_size} processes x batch {loader.batch_size}"
+        history = train(ddp_model, loader, val_part, optimizer, info, args.epochs, label)
+        param_gap = ud.max_difference_across_ranks(ddp_model)
+
+        out = Path(args.out)
+        ud.save_checkpoint_on_main(out / "ddp_model.pt", ddp_model, epochs=args.epochs, world_size=info.world_size,
+                                   global_batch_size=global_batch)
+        ud.write_json_on_main(out / "summary.json", {
+            "dataset": splits.name, "n_train": len(train_set), "world_size": info.world_size,
+            "backend": info.backend, "device": info.device.type, "batch_per_process": loader.batch_size,
+            "global_batch_size": global_batch, "steps_per_epoch": len(loader), "epochs": args.epochs,
+            "lr": args.lr, "optimizer": args.optimizer, "model": args.model, "seed": args.seed,
+            "allreduce": allreduce, "param_gap_between_ranks": param_gap, "history": history.to_dict(),
+        })
+        ud.print0(f"rank 0 saved {out / 'ddp_model.pt'} and {out / 'summary.json'} ({history.elapsed:.1f} s of training)")
+
+
+if __name__ == "__main__":
+    main()

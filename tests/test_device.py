@@ -1,0 +1,64 @@
+"""utils.device and utils.seeding."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from utils.device import describe_device, pick_device, to_device
+from utils.seeding import seed_everything
+
+
+def test_explicit_cpu():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert "cpu" in describe_device("cpu")
+
+
+def test_environment_variable(monkeypatch):
+    monkeypatch.setenv("OPTIM_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.delenv("OPTIM_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("utils.device._mps_available", lambda: False)
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.setattr("utils.device._mps_available", lambda: True)
+    assert pick_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+
+
+def test_unknown_device_lists_valid_ones():
+    with pytest.raises(ValueError, match="unknown device 'tpu'.*auto, cuda, mps, cpu"):
+        pick_device("tpu")
+
+
+def test_unavailable_device_is_an_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        pick_device("cuda")
+
+
+def test_to_device_is_a_no_op_on_the_same_device():
+    t = torch.ones(3)
+    assert to_device(t, torch.device("cpu")) is t
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    seed_everything(5)
+    a = (random.random(), np.random.rand(), torch.rand(1).item())
+    seed_everything(5)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == a
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(-1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_batches_move_asynchronously():
+    t = to_device(torch.ones(2, pin_memory=True), torch.device("cuda"))
+    assert t.is_cuda

@@ -1,0 +1,56 @@
+"""Repository hygiene: notebooks committed without outputs, bootstrap cells, relative links that resolve."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BOOTSTRAP_MARK = "Bootstrap: make `utils` importable"
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{path.name} cell {i} has outputs: strip them before committing"
+            assert cell.get("execution_count") is None, f"{path.name} cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_starts_with_the_bootstrap(path):
+    nb = json.loads(path.read_text())
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    source = "".join(first_code["source"])
+    assert BOOTSTRAP_MARK in source and "utils.setup(seed=" in source
+
+
+LINK = re.compile(r"(?:\]\(|src=[\"'])([^)\"'#\s]+)")
+
+
+def _markdown_files():
+    files = [(p, "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+             for p in NOTEBOOKS for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "markdown"]
+    files += [(p, p.read_text()) for p in ROOT.glob("*.md")]
+    files += [(p, p.read_text()) for p in (ROOT / "docs").glob("*.md")] if (ROOT / "docs").is_dir() else []
+    return files
+
+
+def test_relative_links_resolve():
+    broken = []
+    for path, text in _markdown_files():
+        for target in LINK.findall(text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (path.parent / target).exists():
+                broken.append(f"{path.relative_to(ROOT)} -> {target}")
+    assert not broken, "broken relative links:\n" + "\n".join(broken)

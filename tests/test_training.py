@@ -1,0 +1,272 @@
+"""utils.training: fit, History, the building blocks, checkpoints and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from utils import MLP, fit, load_checkpoint, make_loaders, save_checkpoint
+from utils.seeding import seed_everything
+from utils.training import evaluate, make_optimizer, train_one_epoch
+
+
+def _run(digits, seed=0, epochs=3, lr=0.1, **kwargs):
+    seed_everything(seed)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=64)
+    loaders = make_loaders(digits, batch_size=32, seed=seed)
+    history = fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=lr, progress=False, **kwargs)
+    return model, loaders, history
+
+
+def test_loss_falls_and_history_is_complete(digits):
+    model, loaders, h = _run(digits, epochs=4)
+    steps_per_epoch = len(loaders.train)
+    assert len(h.step_loss) == 4 * steps_per_epoch
+    assert [e["epoch"] for e in h.epochs] == [1, 2, 3, 4]
+    assert [e["step"] for e in h.epochs] == [steps_per_epoch * i for i in (1, 2, 3, 4)]
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    assert h.val_loss[-1] < h.val_loss[0] and h.val_acc[-1] > 0.7
+    assert all(e["lr"] == 0.1 for e in h.epochs)
+    assert 0 < h.epochs[0]["time"] <= h.epochs[-1]["time"] <= h.elapsed
+    assert not h.diverged and h.message is None
+    assert "val acc" in h.summary()
+
+
+def test_epoch_metrics_are_sample_averages(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=32)
+    loader = make_loaders(digits, batch_size=100).val  # 144 samples: batches of 100 and 44
+    result = evaluate(model, loader, nn.CrossEntropyLoss(), torch.device("cpu"))
+    x, y = digits.val.tensors
+    with torch.no_grad():
+        logits = model(x)
+    assert math.isclose(result.loss, nn.functional.cross_entropy(logits, y).item(), rel_tol=1e-5)
+    assert math.isclose(result.accuracy, (logits.argmax(1) == y).float().mean().item(), rel_tol=1e-6)
+    assert result.samples == 144
+
+
+def test_evaluate_restores_training_mode(digits):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=16, dropout=0.5)
+    loader = make_loaders(digits, batch_size=64).val
+    model.train()
+    evaluate(model, loader, nn.CrossEntropyLoss(), torch.device("cpu"))
+    assert model.training
+    model.eval()
+    evaluate(model, loader, nn.CrossEntropyLoss(), torch.device("cpu"))
+    assert not model.training
+
+
+def test_train_one_epoch_matches_a_plain_loop(digits):
+    torch.manual_seed(0)
+    a = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    b = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    b.load_state_dict(a.state_dict())
+    loader = make_loaders(digits, batch_size=50, seed=1).train
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.05), torch.optim.SGD(b.parameters(), lr=0.05)
+    result = train_one_epoch(a, loader, nn.CrossEntropyLoss(), opt_a, torch.device("cpu"))
+    loader = make_loaders(digits, batch_size=50, seed=1).train
+    total = 0.0
+    for x, y in loader:
+        loss = nn.functional.cross_entropy(b(x), y)
+        opt_b.zero_grad()
+        loss.backward()
+        opt_b.step()
+        total += loss.item() * len(y)
+    assert math.isclose(result.loss, total / len(digits.train), rel_tol=1e-5)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)
+
+
+def test_same_seed_same_history(digits):
+    _, _, h1 = _run(digits, seed=3, epochs=2)
+    _, _, h2 = _run(digits, seed=3, epochs=2)
+    _, _, h3 = _run(digits, seed=4, epochs=2)
+    assert h1.step_loss == h2.step_loss
+    assert [(e["train_loss"], e["val_loss"], e["val_acc"]) for e in h1.epochs] == \
+           [(e["train_loss"], e["val_loss"], e["val_acc"]) for e in h2.epochs]
+    assert h1.step_loss != h3.step_loss
+
+
+def test_best_weights_are_restored(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=64)
+    loaders = make_loaders(digits, batch_size=32)
+    # a learning rate that first helps, then (after the step) overshoots: the best epoch is not the last
+    opt = torch.optim.SGD(model.parameters(), lr=0.2)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0 if e < 3 else 12.0)
+    h = fit(model, loaders.train, loaders.val, epochs=5, optimizer=opt, scheduler=sched, progress=False,
+            monitor="val_acc")
+    assert h.best_epoch is not None and h.restored_best
+    best = h.epochs[h.best_epoch - 1]["val_acc"]
+    assert best == max(h.val_acc)
+    assert h.best_epoch < 5 and best > h.val_acc[-1]
+    final = evaluate(model, loaders.val, nn.CrossEntropyLoss(), torch.device("cpu"))
+    assert math.isclose(final.accuracy, best, rel_tol=1e-6)
+
+
+def test_restore_best_can_be_switched_off(digits):
+    model, loaders, h = _run(digits, epochs=2, restore_best=False)
+    assert not h.restored_best
+    final = evaluate(model, loaders.val, nn.CrossEntropyLoss(), torch.device("cpu"))
+    assert math.isclose(final.loss, h.val_loss[-1], rel_tol=1e-6)
+
+
+def test_scheduler_is_stepped_per_epoch_and_lr_recorded(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    loaders = make_loaders(digits, batch_size=64)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    h = fit(model, loaders.train, loaders.val, epochs=3, optimizer=opt, scheduler=sched, progress=False)
+    assert h.lr == pytest.approx([0.1, 0.05, 0.025])
+    assert sched.get_last_lr() == pytest.approx([0.0125])
+
+
+def test_scheduler_per_step(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    loaders = make_loaders(digits, batch_size=64)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=2 * len(loaders.train))
+    fit(model, loaders.train, loaders.val, epochs=2, optimizer=opt, scheduler=sched, scheduler_interval="step",
+        progress=False)
+    assert sched.last_epoch == 2 * len(loaders.train)
+
+
+def test_logging_hook_receives_every_step_and_epoch(digits):
+    seen = []
+    _, loaders, h = _run(digits, epochs=2, log=lambda name, value, step: seen.append((name, value, step)), log_every=7)
+    batch = [(v, s) for n, v, s in seen if n == "train/batch_loss"]
+    assert [v for v, _ in batch] == h.step_loss
+    assert [s for _, s in batch] == list(range(1, len(h.step_loss) + 1))
+    names = {n for n, _, _ in seen}
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "lr", "epoch"} <= names
+    assert [(v, s) for n, v, s in seen if n == "epoch"] == [(e["epoch"], e["step"]) for e in h.epochs]
+    assert [v for n, v, _ in seen if n == "val/acc"] == h.val_acc
+    assert [s for n, _, s in seen if n == "val/loss"] == [e["step"] for e in h.epochs]
+
+
+def test_several_hooks(digits):
+    a, b = [], []
+    _run(digits, epochs=1, log=[lambda *e: a.append(e), lambda *e: b.append(e)])
+    assert a == b and a
+
+
+def test_divergence_stops_with_a_message_not_an_exception(digits):
+    model, loaders, h = _run(digits, epochs=3, lr=1e4)
+    assert h.diverged
+    assert "diverged at step" in h.message and "lr 10000" in h.message and "10x smaller" in h.message
+    assert len(h.step_loss) < 3 * len(loaders.train)
+    assert not math.isfinite(h.step_loss[-1])
+
+
+def test_checkpoint_is_written_atomically_and_loads_weights_only(digits, tmp_path):
+    path = tmp_path / "ckpt" / "best.pt"
+    model, _, h = _run(digits, epochs=2, checkpoint=path)
+    assert path.is_file() and not list(path.parent.glob("*.tmp"))
+    fresh = MLP(digits.input_shape, digits.num_classes, hidden=64)
+    ckpt = load_checkpoint(path, fresh)
+    assert ckpt["epoch"] == h.best_epoch and ckpt["monitor"] == "val_loss"
+    for p, q in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(p, q)
+    torch.load(path, weights_only=True)  # plain tensors and numbers only
+
+
+def test_failed_checkpoint_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    model = nn.Linear(2, 2)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, epoch=1)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, epoch=2)
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+def test_missing_checkpoint():
+    with pytest.raises(FileNotFoundError, match="checkpoint file not found"):
+        load_checkpoint("/nonexistent/x.pt")
+
+
+def test_explicit_cpu_device(digits):
+    _, _, h = _run(digits, epochs=1, device="cpu")
+    assert h.device == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_path(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=64)
+    loaders = make_loaders(digits, batch_size=32, device="cuda")
+    h = fit(model, loaders.train, loaders.val, epochs=3, optimizer="sgd", lr=0.1, device="cuda", progress=False)
+    assert h.device.startswith("cuda") and h.val_acc[-1] > 0.8
+    h = fit(model, loaders.train, loaders.val, epochs=1, optimizer="adam", lr=1e-3, device="cuda", amp=True,
+            progress=False)
+    assert math.isfinite(h.val_loss[-1])
+
+
+@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), float("inf")])
+def test_bad_learning_rate(digits, lr):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    loaders = make_loaders(digits, batch_size=32)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        fit(model, loaders.train, loaders.val, optimizer="sgd", lr=lr, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        make_optimizer("adam", model.parameters(), lr)
+
+
+def test_bad_learning_rate_inside_an_optimizer(digits):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    with pytest.raises(ValueError, match=r"lr \(optimizer param group 0\) must be a finite number > 0"):
+        fit(model, make_loaders(digits).train, optimizer=opt, progress=False)
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5])
+def test_bad_epochs(digits, epochs):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        fit(model, make_loaders(digits).train, epochs=epochs, optimizer="sgd", lr=0.1, progress=False)
+
+
+def test_other_bad_arguments(digits):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    train = make_loaders(digits).train
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        fit(model, train, optimizer="lbfgs", lr=0.1)
+    with pytest.raises(ValueError, match="lr is required"):
+        fit(model, train, optimizer="sgd")
+    with pytest.raises(ValueError, match="not both"):
+        fit(model, train, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), lr=0.1)
+    with pytest.raises(ValueError, match="monitor must be one of"):
+        fit(model, train, optimizer="sgd", lr=0.1, monitor="accuracy")
+    with pytest.raises(ValueError, match="unknown device"):
+        fit(model, train, optimizer="sgd", lr=0.1, device="gpu")
+
+
+def test_without_validation_monitors_training_loss(digits):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    h = fit(model, make_loaders(digits).train, epochs=2, optimizer="sgd", lr=0.1, progress=False)
+    assert h.monitor == "train_loss" and h.val_loss == [] and h.best_epoch is not None
+
+
+def test_models_output_logits_for_both_datasets():
+    from utils.models import SmallCNN, count_parameters, make_model
+
+    for shape in [(1, 28, 28), (1, 8, 8)]:
+        for model in (MLP(shape, 10), SmallCNN(shape, 10)):
+            out = model(torch.randn(4, *shape))
+            assert out.shape == (4, 10) and (out < 0).any()  # logits: no ReLU/softmax at the end
+    mlp = make_model("mlp", (1, 28, 28), 10)
+    assert count_parameters(mlp) == 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
+    assert not isinstance(list(mlp.modules())[-1], (nn.ReLU, nn.Softmax, nn.LogSoftmax))
+    with pytest.raises(ValueError, match="unknown model"):
+        make_model("resnet", (1, 8, 8), 10)

@@ -1,0 +1,368 @@
+"""Optimizers racing on 2-D test functions: the functions, the paths, the contour plots, the widget.
+
+Explained in notebooks/04_optimizers.ipynb. With two parameters the whole loss surface fits on one
+picture, so what an optimizer does with its gradients can be watched step by step:
+
+    race = race("rosenbrock", lr=1e-3, momentum=0.9)   # plain function: trajectories of several optimizers
+    plot_race(race)                                      # contour plot with the paths, and loss per step
+    race_explorer().widget                               # the same, with sliders (a thin layer over race)
+
+The optimizers are ordinary ``torch.optim`` optimizers (built by name with ``utils.make_optimizer``) or
+any factory ``params -> optimizer``, so hand-written optimizers can race too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from .plotting import figure_to_png
+from .training import OPTIMIZERS, check_lr, make_optimizer
+
+OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
+ADAPTIVE = ("rmsprop", "adam", "adamw")  # optimizers that divide by a running gradient scale
+DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adam")
+DIVERGED_LOSS = 1e12  # a path whose loss passes this (or stops being finite) is declared diverged
+
+
+# ----------------------------------------------------------------------------------------------- test functions
+@dataclass(frozen=True)
+class TestFunction:
+    """A 2-D loss surface ``f(x, y)`` with where to start, where the minimum is and what to draw.
+
+    ``f`` takes two tensors (or arrays) of the same shape and works elementwise, so the same code
+    computes one loss for the optimizer and a whole grid for the contour plot. ``lr`` and
+    ``adaptive_lr`` are learning rates that give a readable race (for SGD-like and Adam-like optimizers).
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    name: str
+    f: Callable
+    start: tuple[float, float]
+    minimum: tuple[float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    lr: float
+    adaptive_lr: float
+    steps: int
+    formula: str = ""
+
+    def __call__(self, x, y):
+        return self.f(x, y)
+
+    def loss(self, point: torch.Tensor) -> torch.Tensor:
+        """The loss at ``point``, a tensor of shape (2,)."""
+        return self.f(point[0], point[1])
+
+
+def _quadratic(x, y):
+    return 0.5 * (x**2 + 50.0 * y**2)  # curvatures 1 and 50: condition number 50
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+def _beale(x, y):
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+FUNCTIONS: dict[str, TestFunction] = {
+    "quadratic": TestFunction(
+        "quadratic", _quadratic, start=(-4.5, 1.5), minimum=(0.0, 0.0), xlim=(-5, 5), ylim=(-2, 2),
+        lr=0.025, adaptive_lr=0.3, steps=100, formula=r"$f = (x^2 + 50\,y^2)/2$ (curvatures 1 and 50)"),
+    "rosenbrock": TestFunction(
+        "rosenbrock", _rosenbrock, start=(-1.5, 2.0), minimum=(1.0, 1.0), xlim=(-2, 2), ylim=(-1, 3),
+        lr=1e-3, adaptive_lr=0.05, steps=300, formula=r"$f = (1-x)^2 + 100\,(y-x^2)^2$"),
+    "beale": TestFunction(
+        "beale", _beale, start=(1.0, 1.4), minimum=(3.0, 0.5), xlim=(-1, 4.5), ylim=(-1.5, 2),
+        lr=3e-3, adaptive_lr=0.05, steps=300,
+        formula=r"$f = (1.5-x+xy)^2 + (2.25-x+xy^2)^2 + (2.625-x+xy^3)^2$"),
+}
+
+
+def get_function(function: str | TestFunction) -> TestFunction:
+    """A ``TestFunction`` by name (``quadratic``, ``rosenbrock``, ``beale``) or passed through."""
+    if isinstance(function, TestFunction):
+        return function
+    if function not in FUNCTIONS:
+        raise ValueError(f"function must be one of {', '.join(FUNCTIONS)} (or a TestFunction), got {function!r}")
+    return FUNCTIONS[function]
+
+
+# ----------------------------------------------------------------------------------------------- one path
+@dataclass
+class Trajectory:
+    """Where an optimizer went: ``points`` (n x 2, the start first) and the loss at each point."""
+
+    label: str
+    points: np.ndarray
+    losses: np.ndarray
+    diverged: bool = False
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def final_loss(self) -> float:
+        """The last loss, or ``inf`` for a diverged path (so sorting puts it last)."""
+        return math.inf if self.diverged else float(self.losses[-1])
+
+    @property
+    def final_point(self) -> np.ndarray:
+        return self.points[-1]
+
+
+def _check_steps(steps: int) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+
+
+def trajectory(function: str | TestFunction, make: OptimizerFactory, steps: int, *,
+               start: Sequence[float] | None = None, max_grad_norm: float | None = None,
+               label: str = "") -> Trajectory:
+    """Run the optimizer built by ``make([point])`` for ``steps`` steps on ``function``.
+
+    The point is a float64 tensor of shape (2,). Each step: zero the gradient, compute the loss,
+    backward, optionally clip the gradient norm to ``max_grad_norm``, ``optimizer.step()``. A path whose
+    loss stops being finite or passes ``DIVERGED_LOSS`` ends there with ``diverged=True``.
+    """
+    fn = get_function(function)
+    _check_steps(steps)
+    if max_grad_norm is not None and not (max_grad_norm > 0):
+        raise ValueError(f"max_grad_norm must be a number > 0 or None, got {max_grad_norm!r}")
+    start = fn.start if start is None else start
+    if len(start) != 2:
+        raise ValueError(f"start must be two numbers (x, y), got {start!r}")
+    point = torch.tensor([float(start[0]), float(start[1])], dtype=torch.float64, requires_grad=True)
+    optimizer = make([point])
+    points, losses = [point.detach().clone()], []
+    diverged = False
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = fn.loss(point)
+        losses.append(loss.item())
+        if not math.isfinite(losses[-1]) or losses[-1] > DIVERGED_LOSS:
+            diverged = True
+            break
+        loss.backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_([point], max_grad_norm)
+        optimizer.step()
+        points.append(point.detach().clone())
+    if not diverged:
+        with torch.no_grad():
+            losses.append(fn.loss(point).item())
+        if not math.isfinite(losses[-1]) or losses[-1] > DIVERGED_LOSS:
+            diverged = True
+    if diverged:  # keep only the points whose loss was still a number
+        points, losses = points[:len(losses) - 1], losses[:-1]
+    return Trajectory(label=label, points=torch.stack(points).numpy() if points else np.empty((0, 2)),
+                      losses=np.array(losses, dtype=float), diverged=diverged)
+
+
+def optimizer_factory(name: str, lr: float, momentum: float = 0.9) -> OptimizerFactory:
+    """``params -> torch.optim optimizer`` for one of ``utils.training.OPTIMIZERS`` (via ``make_optimizer``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    check_lr(lr)
+    _check_momentum(momentum)
+    return lambda params: make_optimizer(name, params, lr, momentum=momentum)
+
+
+def _check_momentum(momentum: float) -> None:
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be a number in [0, 1), e.g. 0.9, got {momentum!r}")
+
+
+# ----------------------------------------------------------------------------------------------- the race
+@dataclass
+class Race:
+    """Several optimizers started from the same point of the same function."""
+
+    function: TestFunction
+    trajectories: dict[str, Trajectory]
+
+    def final_losses(self) -> dict[str, float]:
+        return {name: t.final_loss for name, t in self.trajectories.items()}
+
+    def ranking(self) -> list[str]:
+        """Optimizer names, lowest final loss first (diverged ones last)."""
+        return sorted(self.trajectories, key=lambda name: self.trajectories[name].final_loss)
+
+
+def race(function: str | TestFunction = "rosenbrock", *, lr: float | None = None, adaptive_lr: float | None = None,
+         momentum: float = 0.9, steps: int | None = None, optimizers: Sequence[str] = DEFAULT_RACERS,
+         lrs: dict[str, float] | None = None, max_grad_norm: float | None = None) -> Race:
+    """Run each optimizer in ``optimizers`` from ``function``'s start point; return their trajectories.
+
+    ``lr`` is the learning rate of the SGD family (sgd, momentum, nesterov) and ``adaptive_lr`` that of
+    rmsprop, adam and adamw: the two families need learning rates of different sizes, because adaptive
+    optimizers divide the gradient by its own running scale. Both default to the function's suggestions.
+    ``lrs`` (name -> lr) overrides both per optimizer, e.g. with learning rates tuned by ``tune_lr``.
+    ``momentum`` is used by ``momentum`` and ``nesterov``.
+    """
+    fn = get_function(function)
+    lr = fn.lr if lr is None else lr
+    adaptive_lr = fn.adaptive_lr if adaptive_lr is None else adaptive_lr
+    steps = fn.steps if steps is None else steps
+    check_lr(lr)
+    check_lr(adaptive_lr, "adaptive_lr")
+    _check_momentum(momentum)
+    _check_steps(steps)
+    if isinstance(optimizers, str) or not optimizers:
+        raise ValueError(f"optimizers must be a non-empty list of names from {', '.join(OPTIMIZERS)}, got {optimizers!r}")
+    lrs = dict(lrs or {})
+    unknown = [name for name in [*optimizers, *lrs] if name not in OPTIMIZERS]
+    if unknown:
+        raise ValueError(f"unknown optimizer {unknown[0]!r}; choose from {', '.join(OPTIMIZERS)}")
+    trajectories = {}
+    for name in optimizers:
+        this_lr = lrs.get(name, adaptive_lr if name in ADAPTIVE else lr)
+        path = trajectory(fn, optimizer_factory(name, this_lr, momentum), steps, max_grad_norm=max_grad_norm,
+                          label=name)
+        path.settings = {"lr": this_lr, **({"momentum": momentum} if name in ("momentum", "nesterov") else {})}
+        trajectories[name] = path
+    return Race(fn, trajectories)
+
+
+def tune_lr(function: str | TestFunction, optimizer: str, lrs: Sequence[float] | None = None, *,
+            steps: int | None = None, momentum: float = 0.9) -> tuple[float, dict[float, float]]:
+    """Try every learning rate in ``lrs`` (default: 1e-5 ... 1 on a log grid) and keep the best.
+
+    Best means the lowest final loss after ``steps`` steps (diverged runs count as ``inf``). Returns the
+    best learning rate and the final loss of each one tried. A fair comparison of optimizers gives each
+    one its own tuned learning rate.
+    """
+    fn = get_function(function)
+    steps = fn.steps if steps is None else steps
+    lrs = list(np.logspace(-5, 0, 16)) if lrs is None else list(lrs)
+    if not lrs:
+        raise ValueError("lrs must hold at least one learning rate")
+    results = {float(lr): trajectory(fn, optimizer_factory(optimizer, float(lr), momentum), steps).final_loss
+               for lr in lrs}
+    best = min(results, key=results.get)
+    return best, results
+
+
+# ----------------------------------------------------------------------------------------------- pictures
+def draw_contours(ax, function: str | TestFunction, *, resolution: int = 200) -> None:
+    """Filled log-spaced contours of ``function`` over its ``xlim`` x ``ylim``, the minimum as a star."""
+    fn = get_function(function)
+    xs = np.linspace(*fn.xlim, resolution)
+    ys = np.linspace(*fn.ylim, resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    values = fn(torch.from_numpy(grid_x), torch.from_numpy(grid_y)).numpy()
+    low = max(values.min(), 1e-3 * max(values.max(), 1e-12), 1e-6)
+    levels = np.logspace(np.log10(low), np.log10(values.max()), 20)
+    ax.contourf(grid_x, grid_y, np.maximum(values, low), levels=levels, norm=LogNorm(), cmap="Blues_r", alpha=0.85)
+    ax.contour(grid_x, grid_y, np.maximum(values, low), levels=levels, norm=LogNorm(), colors="white",
+               linewidths=0.3, alpha=0.6)
+    ax.plot(*fn.minimum, marker="*", color="gold", markersize=15, markeredgecolor="black", zorder=5)
+    ax.set(xlim=fn.xlim, ylim=fn.ylim, xlabel="x", ylabel="y")
+
+
+def draw_trajectory(ax, path: Trajectory, *, color=None, label: str | None = None) -> None:
+    """One path on ``ax``: a line through the points, dots at each step, a cross where it diverged."""
+    (line,) = ax.plot(path.points[:, 0], path.points[:, 1], "-o", color=color, markersize=2, linewidth=1.4,
+                      label=label if label is not None else path.label)
+    if path.diverged and len(path.points):
+        ax.plot(*path.points[-1], "x", color=line.get_color(), markersize=10, markeredgewidth=2)
+
+
+def _legend_label(path: Trajectory) -> str:
+    parts = [f"lr={path.settings['lr']:.3g}"] if "lr" in path.settings else []
+    if "momentum" in path.settings:
+        parts.append(f"m={path.settings['momentum']:.2g}")
+    end = "diverged" if path.diverged else f"loss {path.final_loss:.2g}"
+    return f"{path.label} ({', '.join([*parts, end])})"
+
+
+def plot_race(result: Race, *, title: str | None = None) -> Figure:
+    """Left: the paths on the contour plot. Right: loss per step (log scale), labelled with the settings."""
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_map, ax_loss = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    draw_contours(ax_map, result.function)
+    for path in result.trajectories.values():
+        draw_trajectory(ax_map, path)
+        ax_loss.plot(np.arange(len(path.losses)), np.maximum(path.losses, 1e-16), label=_legend_label(path))
+    ax_map.plot(*result.function.start, "o", color="black", markersize=6, zorder=6)
+    ax_map.set_title(title or f"{result.function.name}: {result.function.formula}", fontsize=9)
+    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="loss per step")
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(fontsize=7)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- the widget
+class RaceExplorer:
+    """Sliders over ``race``: function, learning rates (log scale), momentum, steps.
+
+    A thin layer: every change calls ``race(...)`` and ``plot_race(...)`` with the slider values and
+    shows the picture in ``self.image``. The last result is kept in ``self.race`` (tests read it).
+    Display ``explorer.widget`` in a notebook.
+    """
+
+    def __init__(self, function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS, dpi: int = 72):
+        import ipywidgets as w
+
+        fn = get_function(function)
+        self.optimizers = tuple(optimizers)
+        self.dpi = dpi
+        self.race: Race | None = None
+        self.updates = 0
+        self._holding = False
+        common = {"continuous_update": False, "style": {"description_width": "150px"},
+                  "layout": w.Layout(width="480px")}
+        self.function = w.Dropdown(options=list(FUNCTIONS), value=fn.name, description="function", **common)
+        self.lr = w.FloatLogSlider(value=fn.lr, base=10, min=-5, max=1, step=0.1, readout_format=".1e",
+                                   description="lr (sgd, momentum)", **common)
+        self.adaptive_lr = w.FloatLogSlider(value=fn.adaptive_lr, base=10, min=-5, max=1, step=0.1,
+                                            readout_format=".1e", description="lr (rmsprop, adam)", **common)
+        self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum", **common)
+        self.steps = w.IntSlider(value=fn.steps, min=10, max=1000, step=10, description="steps", **common)
+        self.reset = w.Button(description="reset to suggested values")
+        self.image = w.Image(format="png")
+        self.status = w.HTML()
+        for control in (self.lr, self.adaptive_lr, self.momentum, self.steps):
+            control.observe(self._changed, names="value")
+        self.function.observe(self._function_changed, names="value")
+        self.reset.on_click(lambda _: self._function_changed(None))
+        self.widget = w.VBox([self.function, self.lr, self.adaptive_lr, self.momentum, self.steps, self.reset,
+                              self.status, self.image])
+        self.update()
+
+    def _changed(self, _change=None) -> None:
+        if not self._holding:
+            self.update()
+
+    def _function_changed(self, _change) -> None:
+        """A new function: move the sliders to its suggested values, then draw once."""
+        fn = get_function(self.function.value)
+        self._holding = True
+        try:
+            self.lr.value, self.adaptive_lr.value, self.steps.value = fn.lr, fn.adaptive_lr, fn.steps
+            self.momentum.value = 0.9
+        finally:
+            self._holding = False
+        self.update()
+
+    def update(self) -> Race:
+        """Run the race with the current slider values and redraw."""
+        self.race = race(self.function.value, lr=self.lr.value, adaptive_lr=self.adaptive_lr.value,
+                         momentum=self.momentum.value, steps=self.steps.value, optimizers=self.optimizers)
+        self.image.value = figure_to_png(plot_race(self.race), self.dpi)
+        best = self.race.ranking()[0]
+        self.status.value = f"lowest final loss: <b>{best}</b> ({self.race.trajectories[best].final_loss:.3g})"
+        self.updates += 1
+        return self.race
+
+
+def race_explorer(function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS) -> RaceExplorer:
+    """Build the race widget; show it with ``explorer.widget`` as the last line of a cell."""
+    return RaceExplorer(function, optimizers)
