@@ -1,0 +1,156 @@
+"""Benchmark: one epoch of the tutorial MLP, PyTorch-tutorial loop vs ``utils.fit``.
+
+(a) the loop of PyTorch's "Learn the Basics" / "Optimizing Model Parameters" page, reproduced faithfully:
+    torchvision FashionMNIST with ``ToTensor()``, ``DataLoader(batch_size=64)``, its train loop (printing
+    the loss every 100 batches) and its test loop (``.item()`` per batch);
+(b) ``utils.fit`` on the same data, held as tensors and batched by index slicing.
+
+Both train the same MLP for one epoch with SGD (lr 1e-3, batch 64) over the 60,000 training images and
+then evaluate the 10,000 test images; the timed region excludes reading the files. Runs alternate
+(a, b, a, b, ...) and the median of each is reported as samples/s, with the ratio b/a.
+
+    python benchmarks/bench_training_loop.py [--repeats 3] [--device cpu|cuda|mps] [--root DIR]
+
+Uses FashionMNIST from the data folder when it is there, else writes a full-size random stand-in in
+FashionMNIST's file format to a temporary folder (the speed does not depend on the pixels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.transforms import ToTensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import utils  # noqa: E402
+from utils import data as D  # noqa: E402
+
+
+# ----------------------------------------------------------------------------------- (a) the tutorial's loop
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(28 * 28, 512), nn.ReLU(),
+            nn.Linear(512, 512), nn.ReLU(),
+            nn.Linear(512, 10),
+        )
+
+    def forward(self, x):
+        return self.linear_relu_stack(self.flatten(x))
+
+
+def tutorial_train_loop(dataloader, model, loss_fn, optimizer, batch_size, device):
+    size = len(dataloader.dataset)
+    model.train()
+    for batch, (X, y) in enumerate(dataloader):
+        X, y = X.to(device), y.to(device)
+        pred = model(X)
+        loss = loss_fn(pred, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if batch % 100 == 0:
+            loss, current = loss.item(), batch * batch_size + len(X)
+            print(f"loss: {loss:>7f}  [{current:>5d}/{size:>5d}]")
+
+
+def tutorial_test_loop(dataloader, model, loss_fn, device):
+    model.eval()
+    size = len(dataloader.dataset)
+    num_batches = len(dataloader)
+    test_loss, correct = 0, 0
+    with torch.no_grad():
+        for X, y in dataloader:
+            X, y = X.to(device), y.to(device)
+            pred = model(X)
+            test_loss += loss_fn(pred, y).item()
+            correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+    test_loss /= num_batches
+    correct /= size
+    print(f"Test Error: \n Accuracy: {(100 * correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
+
+
+def run_tutorial(root: Path, device: torch.device) -> float:
+    training_data = datasets.FashionMNIST(str(root), train=True, download=False, transform=ToTensor())
+    test_data = datasets.FashionMNIST(str(root), train=False, download=False, transform=ToTensor())
+    train_dataloader = DataLoader(training_data, batch_size=64)
+    test_dataloader = DataLoader(test_data, batch_size=64)
+    torch.manual_seed(0)
+    model = NeuralNetwork().to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _sync(device)
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        tutorial_train_loop(train_dataloader, model, loss_fn, optimizer, 64, device)
+        tutorial_test_loop(test_dataloader, model, loss_fn, device)
+    _sync(device)
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------------- (b) utils.fit
+def run_fit(splits: D.Splits, device: torch.device) -> float:
+    train = torch.utils.data.TensorDataset(*[torch.cat(t) for t in zip(splits.train.tensors, splits.val.tensors)])
+    train_loader = utils.TensorLoader(train, batch_size=64, shuffle=True, seed=0, device=device)
+    test_loader = utils.TensorLoader(splits.test, batch_size=1000, device=device)
+    torch.manual_seed(0)
+    model = utils.MLP(splits.input_shape, splits.num_classes)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _sync(device)
+    start = time.perf_counter()
+    utils.fit(model, train_loader, test_loader, epochs=1, optimizer=optimizer, device=device, progress=False,
+              restore_best=False)
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: auto)")
+    parser.add_argument("--root", default=None, help="data folder holding FashionMNIST/raw")
+    args = parser.parse_args(argv)
+    device = utils.pick_device(args.device)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = D.data_dir(args.root)
+        if not D.fashion_mnist_on_disk(root):
+            root = Path(tmp)
+            D.write_fake_fashion_mnist(root)
+            source = "random stand-in in FashionMNIST's format (60,000 + 10,000)"
+        else:
+            source = f"FashionMNIST from {root}"
+        splits = D.load_dataset("fashion_mnist", root=root, download=False, verbose=False)
+        samples = 60_000 + 10_000
+        print(f"device: {utils.describe_device(device)} | torch {torch.__version__} | data: {source}")
+        times = {"tutorial": [], "fit": []}
+        for i in range(args.repeats):
+            times["tutorial"].append(run_tutorial(root, device))
+            times["fit"].append(run_fit(splits, device))
+            print(f"  round {i + 1}: tutorial {times['tutorial'][-1]:.2f}s, fit {times['fit'][-1]:.2f}s", flush=True)
+    rate = {k: samples / statistics.median(v) for k, v in times.items()}
+    print(f"(a) tutorial loop : {rate['tutorial']:9,.0f} samples/s (median of {args.repeats})")
+    print(f"(b) utils.fit     : {rate['fit']:9,.0f} samples/s")
+    print(f"ratio b/a         : {rate['fit'] / rate['tutorial']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
