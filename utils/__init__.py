@@ -8,14 +8,30 @@ from __future__ import annotations
 
 import platform
 
-from .data import (DatasetFallbackWarning, DatasetFileError, Loaders, Splits, TensorLoader, load_dataset,
-                   make_loaders, subset)
+from .data import (
+    DatasetFallbackWarning,
+    DatasetFileError,
+    Loaders,
+    Splits,
+    TensorLoader,
+    load_dataset,
+    make_loaders,
+    subset,
+)
 from .device import describe_device, pick_device, to_device
 from .models import MLP, SmallCNN, count_parameters, make_model
 from .plotting import LivePlot, plot_history, plot_runs, smooth
 from .seeding import seed_everything
-from .training import (EpochResult, History, evaluate, fit, load_checkpoint, make_optimizer, save_checkpoint,
-                       train_one_epoch)
+from .training import (
+    EpochResult,
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    make_optimizer,
+    save_checkpoint,
+    train_one_epoch,
+)
 
 __all__ = [
     "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "LivePlot", "Loaders", "MLP",

@@ -18,9 +18,10 @@ import os
 import struct
 import textwrap
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -137,7 +138,7 @@ def write_fake_fashion_mnist(root: str | os.PathLike, n_train: int = 60_000, n_t
 def fashion_mnist_status(root: str | os.PathLike | None = None) -> dict[str, str]:
     """For each FashionMNIST file: ``"ok (N items)"``, ``"missing"`` or the problem found."""
     status = {}
-    for name, (items, _) in FASHION_MNIST_FILES.items():
+    for name in FASHION_MNIST_FILES:
         path = fashion_mnist_raw_dir(root) / name
         if not path.exists():
             status[name] = "missing"
@@ -170,7 +171,7 @@ def _read_fashion_mnist(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.T
     """Images (uint8, N x 28 x 28) and labels for train and test, parsed by torchvision."""
     from torchvision import datasets
 
-    for name, (items, _) in FASHION_MNIST_FILES.items():
+    for name in FASHION_MNIST_FILES:
         check_idx_file(fashion_mnist_raw_dir(root) / name)
     train = datasets.FashionMNIST(str(root), train=True, download=False)
     test = datasets.FashionMNIST(str(root), train=False, download=False)

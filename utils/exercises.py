@@ -17,9 +17,10 @@ prove that every checker accepts the one and rejects the other.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 NOT_ANSWERED = (None, Ellipsis)
 

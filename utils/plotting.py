@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -199,7 +199,7 @@ class LivePlot:
         """Final redraw, so the picture left behind shows every point."""
         self.draw()
 
-    def __enter__(self) -> "LivePlot":
+    def __enter__(self) -> LivePlot:
         return self
 
     def __exit__(self, *exc) -> None:
