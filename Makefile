@@ -36,7 +36,7 @@ images: setup                   ## regenerate the diagrams in images/
 	$(BIN)/python images/make_images.py
 
 book: setup                     ## execute every notebook into build/ and render HTML for reading
-	$(BIN)/python -m utils.book
+	$(BIN)/python scripts/build_book.py
 
 bench: setup                    ## training-loop benchmark: tutorial loop vs utils.fit
 	$(BIN)/python benchmarks/bench_training_loop.py
