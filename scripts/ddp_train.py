@@ -70,22 +70,11 @@ def check_gradient_allreduce(ddp_model: DistributedDataParallel, loss_fn: nn.Mod
     model.zero_grad(set_to_none=True)
     mean_of_local = ud.all_reduce_sum(local, local.device).to(synced) / world_size
     return {
-        "local_gap_between_ranks": gap_to_rank0(local),
-        "synced_gap_between_ranks": gap_to_rank0(synced),
+        "local_gap_between_ranks": ud.gap_to_rank0(local),
+        "synced_gap_between_ranks": ud.gap_to_rank0(synced),
         "synced_vs_mean_of_local": (synced - mean_of_local).abs().max().item(),
         "local_grad_norm_rank0": local.norm().item(),
     }
-
-
-def gap_to_rank0(tensor: torch.Tensor) -> float:
-    """Largest absolute difference, over all ranks, between a rank's ``tensor`` and rank 0's."""
-    if ud.current_world_size() == 1:
-        return 0.0
-    reference = tensor.clone()
-    torch.distributed.broadcast(reference, src=0)
-    gap = (tensor - reference).abs().max().reshape(1)
-    torch.distributed.all_reduce(gap, op=torch.distributed.ReduceOp.MAX)
-    return gap.item()
 
 
 def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part: TensorDataset,
@@ -98,12 +87,8 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         losses: list[torch.Tensor] = []  # this rank's loss of every step, read back once per epoch
-
-        def keep(loss: torch.Tensor) -> bool:
-            losses.append(loss)
-            return False  # never stop the epoch early
-
-        mine = utils.train_one_epoch(ddp_model, loader, loss_fn, optimizer, info.device, on_step=keep)
+        # on_step=losses.append keeps every step's loss; it returns None, so the epoch never stops early
+        mine = utils.train_one_epoch(ddp_model, loader, loss_fn, optimizer, info.device, on_step=losses.append)
         # mean of the ranks' mean losses = mean loss of the global batch (the shards are equal)
         history.step_loss += (ud.all_reduce_sum(torch.stack(losses), info.device) / info.world_size).tolist()
         step += len(losses)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,7 +137,7 @@ def test_sharded_loader_rejects_bad_sizes():
 
 
 # ----------------------------------------------------------------------------------------------- metrics, printing, saving
-def test_reduce_epoch_result_weights_by_samples():
+def test_reduce_epoch_result_without_other_ranks_is_unchanged():
     result = ud.reduce_epoch_result(utils.EpochResult(loss=0.5, accuracy=0.25, samples=8))
     assert result == utils.EpochResult(loss=0.5, accuracy=0.25, samples=8)
     assert ud.all_reduce_sum([1.0, 2.0]).tolist() == [1.0, 2.0]
@@ -177,6 +180,37 @@ def test_torchrun_command_uses_this_python():
         ud.run_torchrun("x.py", threads_per_process=0)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has finished
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_run_past_its_timeout_is_stopped_with_its_workers(tmp_path):
+    script = tmp_path / "sleeper.py"
+    script.write_text("import os, pathlib, time\n"
+                      f"pathlib.Path({str(tmp_path)!r}, f'pid{{os.environ[\"RANK\"]}}').write_text(str(os.getpid()))\n"
+                      "time.sleep(120)\n")
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match="did not finish within 10 s"):
+        ud.run_torchrun(script, nproc=2, cwd=tmp_path, timeout_s=10)
+    assert time.perf_counter() - start < 30
+    pids = [int(p.read_text()) for p in tmp_path.glob("pid*")]
+    assert pids, "the workers did not start within the timeout"
+    time.sleep(0.5)
+    assert not [pid for pid in pids if _alive(pid)], "a worker outlived its stopped torchrun"
+
+
+def test_a_failing_script_raises_with_its_output(tmp_path):
+    script = tmp_path / "fails.py"
+    script.write_text("raise SystemExit('no such luck')\n")
+    with pytest.raises(RuntimeError, match="exited with code"):
+        ud.run_torchrun(script, nproc=1, cwd=tmp_path, timeout_s=60)
+
+
 # ----------------------------------------------------------------------------------------------- the real thing
 def test_two_processes_with_batch_b_match_one_process_with_batch_2b(tmp_path, digits):
     """torchrun, 2 CPU processes (gloo), batch 8 each == one process, batch 16: same parameters, same losses."""
@@ -205,8 +239,11 @@ def test_two_processes_with_batch_b_match_one_process_with_batch_2b(tmp_path, di
     ddp_model = utils.MLP(digits.input_shape, digits.num_classes)
     utils.load_checkpoint(tmp_path / "ddp_model.pt", ddp_model)
     same, history = one_process(16)
-    gap = max((a - b).abs().max().item() for a, b in zip(same.parameters(), ddp_model.parameters()))
+    gap = max((a - b).abs().max().item() for a, b in zip(same.parameters(), ddp_model.parameters(), strict=True))
     assert gap < 1e-5
     assert torch.allclose(torch.tensor(summary["history"]["step_loss"]), torch.tensor(history.step_loss), atol=1e-5)
+    for ddp_epoch, epoch in zip(summary["history"]["epochs"], history.epochs, strict=True):  # combined over ranks
+        assert ddp_epoch["train_loss"] == pytest.approx(epoch["train_loss"], abs=1e-5)
+        assert ddp_epoch["train_acc"] == pytest.approx(epoch["train_acc"], abs=1e-9)
     smaller, _ = one_process(8)  # the comparison can fail: batch 8 on one process ends elsewhere
-    assert max((a - b).abs().max().item() for a, b in zip(smaller.parameters(), ddp_model.parameters())) > 100 * gap + 1e-4
+    assert max((a - b).abs().max().item() for a, b in zip(smaller.parameters(), ddp_model.parameters(), strict=True)) > 100 * gap + 1e-4

@@ -22,13 +22,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -246,19 +247,26 @@ def reduce_epoch_result(result: EpochResult, device: torch.device | str = "cpu")
     return EpochResult(loss=loss_sum / samples, accuracy=correct / samples, samples=round(samples))
 
 
+def gap_to_rank0(tensor: torch.Tensor) -> float:
+    """Largest absolute difference, over all ranks, between a rank's ``tensor`` and rank 0's.
+
+    Every rank must call it (it is a collective). 0.0 without a process group.
+    """
+    if current_world_size() == 1:
+        return 0.0
+    reference = tensor.detach().clone()
+    dist.broadcast(reference, src=0)
+    gap = (tensor.detach() - reference).abs().max().reshape(1)
+    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
+    return gap.item()
+
+
 def max_difference_across_ranks(model: nn.Module) -> float:
-    """Largest absolute difference between this rank's parameters and rank 0's (0.0 without a group).
+    """Largest absolute difference between any rank's parameters and rank 0's (0.0 without a group).
 
     DDP's promise: every replica applies the same averaged gradient, so the copies stay identical.
     """
-    flat = torch.cat([p.detach().reshape(-1) for p in unwrap(model).parameters()])
-    if current_world_size() == 1:
-        return 0.0
-    reference = flat.clone()
-    dist.broadcast(reference, src=0)
-    gap = (flat - reference).abs().max().reshape(1)
-    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
-    return gap.item()
+    return gap_to_rank0(torch.cat([p.detach().reshape(-1) for p in unwrap(model).parameters()]))
 
 
 # ----------------------------------------------------------------------------------------------- rank 0 speaks and saves
@@ -336,6 +344,8 @@ def run_torchrun(script: str | os.PathLike, args: Sequence[str] = (), *, nproc: 
     processes on a 2-core laptop should not each start 2 threads). A failed run raises
     ``RuntimeError`` carrying the end of the output, so the notebook shows why.
     """
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
+        raise ValueError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}")
     if isinstance(threads_per_process, bool) or not isinstance(threads_per_process, int) or threads_per_process < 1:
         raise ValueError(f"threads_per_process must be a positive integer, got {threads_per_process!r}")
     cwd = Path(cwd) if cwd is not None else REPO_ROOT
@@ -344,11 +354,34 @@ def run_torchrun(script: str | os.PathLike, args: Sequence[str] = (), *, nproc: 
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("PYTHONUNBUFFERED", "1")
     command = torchrun_command(script, args, nproc=nproc)
+    # its own session (process group), so that a timeout or an interrupted cell can stop the workers too
+    posix = os.name == "posix"
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=posix)
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as err:
-        tail = ((err.stdout or "") + (err.stderr or ""))[-3000:] if isinstance(err.stdout, str) else ""
-        raise RuntimeError(f"torchrun did not finish within {timeout_s:.0f} s:\n{tail}") from err
-    if done.returncode != 0:
-        raise RuntimeError(f"torchrun exited with code {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
-    return done
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except BaseException as err:  # timeout, or the learner interrupted the kernel: stop every process
+        _stop(process, posix)
+        stdout, stderr = process.communicate()
+        if isinstance(err, subprocess.TimeoutExpired):
+            raise RuntimeError(f"torchrun did not finish within {timeout_s:g} s:\n{(stdout + stderr)[-3000:]}") from err
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(f"torchrun exited with code {process.returncode}:\n{(stdout + stderr)[-3000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _stop(process: subprocess.Popen, posix: bool) -> None:
+    """Stop ``process`` and, on POSIX, every process it started (its session): TERM, 5 s, then KILL."""
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if posix:
+                os.killpg(process.pid, sig)
+            elif process.poll() is None:
+                process.send_signal(sig)
+
+    send(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    send(signal.SIGKILL if posix else signal.SIGTERM)  # whatever is left of the session, workers included
+    process.wait()
