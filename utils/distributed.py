@@ -25,7 +25,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,7 +37,7 @@ from torch.utils.data import TensorDataset
 
 from .data import REPO_ROOT
 from .device import to_device
-from .training import EpochResult, save_checkpoint
+from .training import EpochResult, atomic_write, save_checkpoint
 
 BACKENDS = ("gloo", "nccl")
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -302,18 +301,9 @@ def save_checkpoint_on_main(path: str | os.PathLike, model: nn.Module, **metadat
 
 def write_json_atomic(path: str | os.PathLike, data: dict) -> Path:
     """Write ``data`` as JSON to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_write(path, "w") as f:
+        json.dump(data, f, indent=1)
+    return Path(path)
 
 
 def write_json_on_main(path: str | os.PathLike, data: dict) -> Path:

@@ -204,25 +204,35 @@ class History:
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+    """Open a temporary file next to ``path`` for writing; on success rename it over ``path``.
+
+    Readers see the old file or the new one, never half of one; on an error the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, **metadata) -> Path:
     """Save ``model``'s weights (and plain metadata: numbers, strings) atomically.
 
     Written to a temporary file in the same folder, then renamed over ``path``: a crash mid-write never
     leaves a half-written checkpoint. Load it back with ``load_checkpoint`` (``weights_only=True``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"model": state, **metadata}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_write(path, "wb") as f:
+        torch.save({"model": state, **metadata}, f)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None, map_location="cpu") -> dict:
