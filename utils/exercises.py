@@ -630,10 +630,485 @@ register("03", Exercise(
 # ===== end notebook 03 =====
 
 # ===== notebook 04 =====
+_NB04_CURVATURES = (1.0, 50.0)  # utils.optim2d's quadratic f = (x^2 + 50 y^2) / 2
+
+
+def _nb04_check_stable_lr(answer: Any) -> None:
+    small, big = _NB04_CURVATURES
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a number (a learning rate), got {type(answer).__name__}") from None
+    if math.isclose(value, 2 / small, rel_tol=0.02):
+        raise Incorrect("2 / 1 uses the flat direction. Gradient descent diverges as soon as ANY direction overshoots: "
+                        "the steep one (curvature 50) decides.")
+    if math.isclose(value, 1 / big, rel_tol=0.02):
+        raise Incorrect("1 / 50 is the learning rate that lands exactly on the valley floor in one step along y. "
+                        "Overshooting is allowed as long as each bounce is smaller than the last: how far can you go?")
+    expect_close(value, 2 / big, what="your learning rate", rel=0.02)
+
+
+register("04", Exercise(
+    name="q1",
+    question="Gradient descent on utils.optim2d's quadratic f(x, y) = (x^2 + 50 y^2) / 2: what is the largest "
+             "learning rate for which it still converges (the stability limit)?",
+    checker=_nb04_check_stable_lr,
+    hint_text="Along y alone, one step maps y to (1 - lr * 50) * y. It shrinks (even while flipping sign) as long "
+              "as |1 - lr * 50| < 1. The x direction, with curvature 1, allows a much larger lr; the smaller "
+              "limit wins.",
+    solution_text="|1 - lr * lambda| < 1 for every curvature lambda, i.e. lr < 2 / lambda_max = 2 / 50.\n\n"
+                  "answer = 2 / 50   # 0.04; the notebook checks 0.99x (converges) and 1.01x (diverges)",
+    reference=lambda: 2 / 50,
+    typical_mistake=lambda: 2 / 1,
+    praise="lr < 2 / (largest curvature). The steepest direction sets the speed limit for every direction, which "
+           "is why ill-conditioned problems are slow for plain gradient descent.",
+))
+
+
+class _Nb04Adagrad:
+    """Reference for 04 q2: Adagrad, with the interface of the notebook's hand-written optimizers."""
+
+    def __init__(self, params, lr=0.01, eps=1e-10):
+        self.params, self.lr, self.eps = list(params), lr, eps
+        self.state = [{} for _ in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        import torch
+
+        with torch.no_grad():
+            for p, state in zip(self.params, self.state):
+                if p.grad is None:
+                    continue
+                state["sum"] = state.get("sum", 0) + p.grad**2  # every squared gradient so far, never forgotten
+                p -= self.lr * p.grad / (state["sum"].sqrt() + self.eps)
+
+
+class _Nb04AdagradMistake(_Nb04Adagrad):
+    """Typical mistake for 04 q2: a running average of squared gradients (that is RMSprop, not Adagrad)."""
+
+    def step(self):
+        import torch
+
+        with torch.no_grad():
+            for p, state in zip(self.params, self.state):
+                if p.grad is None:
+                    continue
+                state["sum"] = 0.9 * state.get("sum", 0) + 0.1 * p.grad**2
+                p -= self.lr * p.grad / (state["sum"].sqrt() + self.eps)
+
+
+def _nb04_check_adagrad(answer: Any) -> None:
+    import torch
+
+    if not isinstance(answer, type):
+        raise Incorrect("pass the class itself (`answer = Adagrad`), not an instance of it.")
+    gen = torch.Generator().manual_seed(4)
+    x, y = torch.randn(32, 5, generator=gen), torch.randn(32, generator=gen)
+    start = torch.randn(5, generator=gen)
+    w_yours, w_ref = start.clone().requires_grad_(), start.clone().requires_grad_()
+    try:
+        yours = answer([w_yours], lr=0.1)
+    except Exception as err:
+        raise Incorrect(f"Adagrad([w], lr=0.1) raised {type(err).__name__}: {err}") from None
+    reference = torch.optim.Adagrad([w_ref], lr=0.1)
+    for i in range(1, 6):
+        before = w_yours.detach().clone()
+        for w, opt in ((w_yours, yours), (w_ref, reference)):
+            try:
+                opt.zero_grad()
+                ((x @ w - y) ** 2).mean().backward()
+                opt.step()
+            except Exception as err:
+                raise Incorrect(f"step {i} raised {type(err).__name__}: {err}") from None
+        if torch.equal(before, w_yours.detach()):
+            raise Incorrect(f"step {i} did not change the parameters: step() should update p in place "
+                            "(p -= ..., inside torch.no_grad()).")
+        if not torch.allclose(w_yours.detach(), w_ref.detach(), rtol=1e-4, atol=1e-6):
+            if i == 1:
+                raise Incorrect("the first step already differs from torch.optim.Adagrad. After one step the sum is "
+                                "g**2, so the step is lr * g / (|g| + eps): about lr per coordinate. (A running "
+                                "average such as 0.9 * sum + 0.1 * g**2 is RMSprop, not Adagrad.)")
+            raise Incorrect(f"step 1 matches torch.optim.Adagrad but step {i} does not: the sum of squared gradients "
+                            "must keep EVERY past gradient (sum += g**2), not an average that forgets.")
+
+
+register("04", Exercise(
+    name="q2",
+    question="Write Adagrad as a class like the notebook's: Adagrad(params, lr, eps=1e-10) with zero_grad() and "
+             "step(). Adagrad divides each gradient by the square root of the SUM of all its squared gradients so "
+             "far. The checker compares five steps with torch.optim.Adagrad.",
+    checker=_nb04_check_adagrad,
+    hint_text="Subclass HandOptimizer and write update(p, grad, state): keep state['sum'] = state.get('sum', 0) + "
+              "grad**2, then p -= lr * grad / (sqrt(sum) + eps). It is RMSprop without the forgetting.",
+    solution_text="class Adagrad(HandOptimizer):\n"
+                  "    def __init__(self, params, lr=0.01, eps=1e-10):\n"
+                  "        super().__init__(params, lr)\n"
+                  "        self.eps = eps\n\n"
+                  "    def update(self, p, grad, state):\n"
+                  "        state['sum'] = state.get('sum', 0) + grad**2\n"
+                  "        p -= self.lr * grad / (state['sum'].sqrt() + self.eps)\n\n"
+                  "answer = Adagrad",
+    reference=lambda: _Nb04Adagrad,
+    typical_mistake=lambda: _Nb04AdagradMistake,
+    praise="five steps agree with torch.optim.Adagrad. Because the sum only grows, Adagrad's steps only shrink: "
+           "good for sparse features, too timid for long deep-learning runs, which is why RMSprop and Adam forget.",
+))
+
+
+def _nb04_check_warmup(answer: Any) -> None:
+    if not callable(answer):
+        raise Incorrect("pass a function of the step (e.g. a lambda), not a number.")
+    values = []
+    for step in range(301):
+        try:
+            values.append(float(answer(step)))
+        except Exception as err:
+            raise Incorrect(f"factor({step}) raised {type(err).__name__}: {err}") from None
+    if any(v > 1 + 1e-9 for v in values):
+        step = next(s for s, v in enumerate(values) if v > 1 + 1e-9)
+        raise Incorrect(f"factor({step}) = {values[step]:.3g}: the factor multiplies the base learning rate, so after "
+                        "the warmup it must stay at 1 (cap it with min(1.0, ...)).")
+    if any(v < 0 for v in values):
+        raise Incorrect("a factor is negative: learning rates must not be negative.")
+    if values[0] > 0.05:
+        raise Incorrect(f"factor(0) = {values[0]:.3g}: a warmup starts near 0 (here at most 1/100).")
+    if any(b < a - 1e-12 for a, b in zip(values[:101], values[1:101])):
+        raise Incorrect("during the first 100 steps the factor should only grow.")
+    if abs(values[49] - 0.5) > 0.02:
+        raise Incorrect(f"factor(49) = {values[49]:.3g}; halfway through a linear warmup it should be about 0.5.")
+    if any(abs(v - 1) > 1e-9 for v in values[100:]):
+        raise Incorrect("from step 100 on, the factor should be exactly 1.")
+
+
+register("04", Exercise(
+    name="q3",
+    question="Write factor(step) for torch.optim.lr_scheduler.LambdaLR: a linear warmup from about 0 to 1 over the "
+             "first 100 steps, then 1 (the base learning rate) for ever.",
+    checker=_nb04_check_warmup,
+    hint_text="Grow linearly with the step ((step + 1) / 100 never wastes a step on lr = 0), and cap it at 1 with "
+              "min(1.0, ...). utils.schedules.warmup_factor shows one way.",
+    solution_text="answer = lambda step: min(1.0, (step + 1) / 100)\n\n"
+                  "# use it: scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, answer)",
+    reference=lambda: (lambda step: min(1.0, (step + 1) / 100)),
+    typical_mistake=lambda: (lambda step: step / 100),
+    praise="warmup with a cap. Built into utils.schedules.linear_warmup, which can also decay afterwards.",
+))
 # ===== end notebook 04 =====
 
 # ===== notebook 05 =====
+def _nb05_check_scaled_lr(answer: Any) -> None:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a number (a learning rate), got {type(answer).__name__}") from None
+    if math.isclose(value, 0.05 * math.sqrt(8), rel_tol=0.02):
+        raise Incorrect("that is the square-root rule (lr x sqrt(8)). The linear rule multiplies the learning rate "
+                        "by the same factor as the batch size.")
+    if math.isclose(value, 0.05 / 8, rel_tol=0.02):
+        raise Incorrect("a larger batch gives fewer steps per epoch, so each step must go further, not shorter.")
+    expect_close(value, 0.05 * 512 / 64, what="your learning rate", rel=0.02)
+
+
+register("05", Exercise(
+    name="q1",
+    question="You trained with batch size 64 and learning rate 0.05 (plain SGD). You move to batch size 512. What "
+             "learning rate does the linear scaling rule give?",
+    checker=_nb05_check_scaled_lr,
+    hint_text="One step with a batch k times larger should move the weights about as far as k steps with the "
+              "small batch did. How much larger is 512 than 64?",
+    solution_text="The batch grew by k = 512 / 64 = 8, so the learning rate grows by 8 too:\n\n"
+                  "answer = 0.05 * 512 / 64   # 0.4",
+    reference=lambda: 0.05 * 512 / 64,
+    typical_mistake=lambda: 0.05 * math.sqrt(8),
+    praise="0.4. In practice, start the large learning rate with a short warm-up: the rule holds once training "
+           "has settled, and it breaks down when k x lr passes the stability limit.",
+))
+
+
+def _nb05_check_batch_for_noise(answer: Any) -> None:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a number (a batch size), got {type(answer).__name__}") from None
+    if math.isclose(value, 128, rel_tol=0.01):
+        raise Incorrect("128 is 4x the batch, which divides the variance by 4 but the spread only by sqrt(4) = 2.")
+    expect_close(value, 512, what="your batch size", rel=0.01)
+
+
+register("05", Exercise(
+    name="q2",
+    question="With batch size 32 the minibatch gradients scatter around the full-batch gradient with a spread "
+             "(root-mean-square distance) of 0.6. Which batch size brings the spread down to 0.15?",
+    checker=_nb05_check_batch_for_noise,
+    hint_text="The spread falls like 1 / sqrt(B). To divide it by 4, by what factor must B grow?",
+    solution_text="0.6 / 0.15 = 4 = sqrt(B / 32), so B = 32 * 4**2:\n\nanswer = 32 * 16   # 512",
+    reference=lambda: 512,
+    typical_mistake=lambda: 128,
+    praise="512: sixteen times the batch (and about sixteen times the computation per step) for a quarter of the "
+           "noise. That is why ever larger batches stop paying off.",
+))
+
+_NB05_CURVES = (
+    ([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.30, 2.30, 2.25, 1.60, 1.10, 9.00]),
+    ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.3, 2.0, 1.2, 0.9, float("nan")]),  # the sweep ended on a NaN
+    ([0.001, 0.01, 0.1], [1.0, 0.5, 0.7]),
+)
+
+
+def _nb05_check_suggest(answer: Any) -> None:
+    from .lr_finder import suggest_lr
+
+    if not callable(answer):
+        raise Incorrect(f"the answer should be a function suggest(lrs, smoothed), got {type(answer).__name__}")
+    for lrs, smoothed in _NB05_CURVES:
+        try:
+            got = float(answer(list(lrs), list(smoothed)))
+        except Exception as err:  # the learner's code failed: say how, do not crash the check
+            raise Incorrect(f"suggest({lrs}, {smoothed}) raised {type(err).__name__}: {err}") from None
+        expected = suggest_lr(lrs, smoothed)
+        if math.isclose(got, expected * 10, rel_tol=1e-6):
+            raise Incorrect(f"for lrs={lrs} you return {got:g}, the learning rate at the lowest loss. "
+                            "There the loss is about to turn up: take a tenth of it.")
+        if not math.isclose(got, expected, rel_tol=1e-6):
+            raise Incorrect(f"for lrs={lrs} and smoothed={smoothed} you return {got:g}; expected {expected:g}. "
+                            "Does your function skip losses that are NaN or infinite?")
+
+
+register("05", Exercise(
+    name="q3",
+    question="Write suggest(lrs, smoothed): the learning rate a range test suggests, a tenth of the learning "
+             "rate at which the smoothed loss is lowest. Ignore losses that are NaN or infinite.",
+    checker=_nb05_check_suggest,
+    hint_text="numpy's argmin finds the position of the smallest value, but a NaN counts as the smallest: replace "
+              "non-finite values by +inf first (np.isfinite, np.where).",
+    solution_text="import numpy as np\n\n"
+                  "def suggest(lrs, smoothed):\n"
+                  "    values = np.asarray(smoothed, dtype=float)\n"
+                  "    values = np.where(np.isfinite(values), values, np.inf)\n"
+                  "    return lrs[int(np.argmin(values))] / 10\n\n"
+                  "answer = suggest   # the same rule as utils.lr_finder.suggest_lr",
+    reference=lambda: _nb05_suggest_reference,
+    typical_mistake=lambda: _nb05_suggest_mistake,
+    praise="your rule agrees with utils.lr_finder.suggest_lr on every test curve.",
+))
+
+
+def _nb05_suggest_reference(lrs, smoothed):
+    import numpy as np
+
+    values = np.asarray(smoothed, dtype=float)
+    return lrs[int(np.argmin(np.where(np.isfinite(values), values, np.inf)))] / 10
+
+
+def _nb05_suggest_mistake(lrs, smoothed):
+    import numpy as np
+
+    return lrs[int(np.argmin(smoothed))]  # the minimum itself, and a NaN wins argmin
 # ===== end notebook 05 =====
 
 # ===== notebook 06 =====
+_NB06_CONFUSION = [[50, 3, 2], [10, 30, 0], [5, 5, 10]]  # rows: true class, columns: predicted class
+
+
+def _nb06_per_class_accuracy(confusion):
+    """Reference for 06 q1: for every true class (row), the correct count (diagonal) over the row's total."""
+    import torch
+
+    confusion = torch.as_tensor(confusion, dtype=torch.float64)
+    return confusion.diagonal() / confusion.sum(dim=1)
+
+
+def _nb06_per_class_accuracy_mistake(confusion):
+    """Typical mistake for 06 q1: dividing by the column sums, which gives precision, not per-class accuracy."""
+    import torch
+
+    confusion = torch.as_tensor(confusion, dtype=torch.float64)
+    return confusion.diagonal() / confusion.sum(dim=0)
+
+
+def _nb06_check_per_class_accuracy(answer: Any) -> None:
+    import torch
+
+    if not callable(answer):
+        raise Incorrect("pass the function itself (`answer = per_class_accuracy`), not the result of calling it.")
+    confusion = torch.tensor(_NB06_CONFUSION)
+    try:
+        got = answer(confusion.clone())
+    except Exception as err:
+        raise Incorrect(f"on the matrix {_NB06_CONFUSION} your function raised {type(err).__name__}: {err}") from None
+    try:
+        got = torch.as_tensor(got, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise Incorrect(f"return one number per class (a tensor, list or array), got {type(got).__name__}") from None
+    if got.numel() != len(_NB06_CONFUSION):
+        raise Incorrect(f"return one accuracy per class: {len(_NB06_CONFUSION)} numbers for a "
+                        f"{len(_NB06_CONFUSION)}x{len(_NB06_CONFUSION)} matrix, got {got.numel()}.")
+    c = confusion.double()
+    expected = c.diagonal() / c.sum(dim=1)
+    if torch.allclose(got, expected, atol=1e-6):
+        return
+    if torch.allclose(got, c.diagonal() / c.sum(dim=0), atol=1e-6):
+        raise Incorrect("you divided by the column sums: that is the precision of each class (of the samples "
+                        "*predicted* as class c, how many are c). Rows are the true classes: divide by the row sums.")
+    if torch.allclose(got, 100 * expected, atol=1e-4):
+        raise Incorrect("those are percentages: return fractions between 0 and 1.")
+    if torch.allclose(got, c.diagonal()):
+        raise Incorrect("those are the counts of correct answers: divide each by the number of samples of its class.")
+    if torch.allclose(got, c.diagonal() / c.sum()):
+        raise Incorrect("you divided by the number of all samples: these add up to the overall accuracy. Divide "
+                        "each class's correct count by the number of samples of that class (its row).")
+    raise Incorrect(f"for the matrix {_NB06_CONFUSION} (rows: true class) your function returned "
+                    f"{[round(v, 4) for v in got.tolist()]}.")
+
+
+register("06", Exercise(
+    name="q1",
+    question="Write per_class_accuracy(confusion): from a confusion matrix (rows: true class, columns: predicted "
+             "class), the fraction of each class's samples that were predicted correctly.",
+    checker=_nb06_check_per_class_accuracy,
+    hint_text="Row c holds every sample whose true class is c; its diagonal entry confusion[c, c] counts the ones "
+              "predicted correctly. confusion.diagonal() and confusion.sum(dim=1) do it for all rows at once.",
+    solution_text="def per_class_accuracy(confusion):\n"
+                  "    confusion = confusion.double()\n"
+                  "    return confusion.diagonal() / confusion.sum(dim=1)\n\n"
+                  "answer = per_class_accuracy   # the same as utils.evaluation.per_class_accuracy",
+    reference=lambda: _nb06_per_class_accuracy,
+    typical_mistake=lambda: _nb06_per_class_accuracy_mistake,
+    praise="diagonal over row sums: the share of each true class that the model gets right.",
+))
+
+
+def _nb06_restore_for_inference(path, build_model):
+    """Reference for 06 q2: a fresh model, the checkpoint's weights (weights_only=True), eval mode."""
+    from .training import load_checkpoint
+
+    model = build_model()
+    load_checkpoint(path, model)  # torch.load(path, weights_only=True) inside
+    return model.eval()
+
+
+def _nb06_restore_for_inference_mistake(path, build_model):
+    """Typical mistake for 06 q2: the weights are loaded, but the model is left in training mode."""
+    from .training import load_checkpoint
+
+    model = build_model()
+    load_checkpoint(path, model)
+    return model
+
+
+def _nb06_check_restore_for_inference(answer: Any) -> None:
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from torch import nn
+
+    from .models import MLP
+    from .training import save_checkpoint
+
+    if not callable(answer):
+        raise Incorrect("pass the function itself (`answer = restore_for_inference`), not the result of calling it.")
+
+    def build_model():
+        return MLP((1, 4, 4), 3, hidden=16, dropout=0.5)
+
+    with torch.random.fork_rng(devices=[]):  # leave the notebook's random numbers as they were
+        torch.manual_seed(6)
+        trained = build_model().eval()
+        x = torch.randn(32, 1, 4, 4)
+        with torch.no_grad():
+            expected = trained(x)
+        load_calls = []
+        original_load = torch.load
+
+        def spy(*args, **kwargs):
+            load_calls.append(kwargs.get("weights_only"))
+            return original_load(*args, **kwargs)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = save_checkpoint(Path(tmp) / "best.pt", trained, epoch=3)
+            torch.load = spy
+            try:
+                got = answer(path, build_model)
+            except Exception as err:
+                raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
+            finally:
+                torch.load = original_load
+    if False in load_calls:
+        raise Incorrect("you called torch.load(..., weights_only=False): that runs whatever code the file contains. "
+                        "A checkpoint of weights loads with weights_only=True (utils.load_checkpoint does that).")
+    if not isinstance(got, nn.Module):
+        raise Incorrect(f"return the model, ready to predict; got {type(got).__name__}.")
+    want = trained.state_dict()
+    have = got.state_dict()
+    if have.keys() != want.keys() or not all(torch.equal(have[k].cpu(), want[k]) for k in want):
+        raise Incorrect("the model's weights are not the checkpoint's: load them with utils.load_checkpoint(path, model) "
+                        "(or model.load_state_dict(checkpoint['model'])).")
+    if any(module.training for module in got.modules()):
+        raise Incorrect("the weights are right, but the model is in training mode: its dropout layers still drop units "
+                        "at random, so predictions change from call to call. Call model.eval() before returning it.")
+    with torch.no_grad():
+        if not torch.allclose(got(x), expected, atol=1e-6):
+            raise Incorrect("the restored model's predictions differ from the saved model's.")
+
+
+register("06", Exercise(
+    name="q2",
+    question="Write restore_for_inference(path, build_model): build a fresh model with build_model(), load the "
+             "checkpoint at path into it safely, and return it ready to make predictions.",
+    checker=_nb06_check_restore_for_inference,
+    hint_text="Three steps: model = build_model(); utils.load_checkpoint(path, model) (it uses weights_only=True); "
+              "and one more call, because the model has dropout and predictions must not be random.",
+    solution_text="def restore_for_inference(path, build_model):\n"
+                  "    model = build_model()\n"
+                  "    utils.load_checkpoint(path, model)   # torch.load(path, weights_only=True) inside\n"
+                  "    return model.eval()                  # dropout off: the same input, the same prediction\n\n"
+                  "answer = restore_for_inference",
+    reference=lambda: _nb06_restore_for_inference,
+    typical_mistake=lambda: _nb06_restore_for_inference_mistake,
+    praise="the checkpoint's weights, loaded without running code from the file, in eval mode: ready to predict.",
+))
+
+
+_NB06_RUN = {"train_images": 20_000, "batch_size": 128, "epochs": 5}
+
+
+def _nb06_check_onecycle_steps(answer: Any) -> None:
+    n, batch, epochs = _NB06_RUN["train_images"], _NB06_RUN["batch_size"], _NB06_RUN["epochs"]
+    per_epoch = math.ceil(n / batch)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a whole number of steps, got {type(answer).__name__}") from None
+    if value == epochs * (n // batch):
+        raise Incorrect(f"that counts {n // batch} batches per epoch, but {n:,} / {batch} = {n / batch} and the last, "
+                        "smaller batch is a step too: round up.")
+    if value == epochs:
+        raise Incorrect("that is one step per epoch. With scheduler_interval='step', fit calls scheduler.step() after "
+                        "every optimizer step, i.e. every batch.")
+    if value == per_epoch:
+        raise Incorrect("that is one epoch's worth of steps; the schedule has to last the whole run.")
+    if not value.is_integer():
+        raise Incorrect("steps come in whole numbers: how many batches does one epoch have?")
+    expect_close(value, epochs * per_epoch, what="your total_steps", rel=0, abs_tol=0.5)
+
+
+register("06", Exercise(
+    name="q3",
+    question="fit(..., epochs=5, scheduler=OneCycleLR(optimizer, max_lr, total_steps=?), scheduler_interval='step') "
+             "over 20,000 training images in batches of 128 (a TensorLoader keeps the last, smaller batch): "
+             "what must total_steps be?",
+    checker=_nb06_check_onecycle_steps,
+    hint_text="fit steps the scheduler once per optimizer step, and there is one optimizer step per batch. "
+              "Batches per epoch: 20,000 / 128, rounded up. Then multiply by the number of epochs.",
+    solution_text="answer = 5 * math.ceil(20_000 / 128)   # 5 * 157 = 785; in general epochs * len(train_loader)\n"
+                  "# One step short and OneCycleLR raises 'Tried to step ... times' in the last batch.",
+    reference=lambda: 5 * math.ceil(20_000 / 128),
+    typical_mistake=lambda: 5 * (20_000 // 128),
+    praise="epochs * len(train_loader): the schedule ends exactly with the last batch.",
+))
 # ===== end notebook 06 =====

@@ -14,8 +14,8 @@ any factory ``params -> optimizer``, so hand-written optimizers can race too.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -317,9 +317,9 @@ class RaceExplorer:
         self.race: Race | None = None
         self.updates = 0
         self._holding = False
-        common = {"continuous_update": False, "style": {"description_width": "150px"},
-                  "layout": w.Layout(width="480px")}
-        self.function = w.Dropdown(options=list(FUNCTIONS), value=fn.name, description="function", **common)
+        look = {"style": {"description_width": "150px"}, "layout": w.Layout(width="480px")}
+        common = {"continuous_update": False, **look}  # sliders: rerun only when released
+        self.function = w.Dropdown(options=list(FUNCTIONS), value=fn.name, description="function", **look)
         self.lr = w.FloatLogSlider(value=fn.lr, base=10, min=-5, max=1, step=0.1, readout_format=".1e",
                                    description="lr (sgd, momentum)", **common)
         self.adaptive_lr = w.FloatLogSlider(value=fn.adaptive_lr, base=10, min=-5, max=1, step=0.1,

@@ -9,7 +9,7 @@ way: it holds the optimizer, and each ``scheduler.step()`` writes a new learning
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

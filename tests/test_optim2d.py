@@ -1,0 +1,237 @@
+"""Tests for utils/optim2d.py (the 2-D optimizer race of notebook 04) and notebook 04's exercises."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from utils import optim2d
+from utils.exercises import exercises_for
+
+
+# ----------------------------------------------------------------------------------------------- test functions
+@pytest.mark.parametrize("name", list(optim2d.FUNCTIONS))
+def test_minimum_is_a_minimum(name):
+    fn = optim2d.FUNCTIONS[name]
+    point = torch.tensor(fn.minimum, dtype=torch.float64, requires_grad=True)
+    value = fn.loss(point)
+    value.backward()
+    assert value.item() == pytest.approx(0.0, abs=1e-12)
+    assert point.grad.abs().max().item() < 1e-9
+    assert fn.loss(torch.tensor(fn.start, dtype=torch.float64)).item() > 0.1  # the start is not already there
+
+
+def test_functions_work_on_grids():
+    fn = optim2d.get_function("rosenbrock")
+    grid = fn(torch.zeros(3, 4, dtype=torch.float64), torch.ones(3, 4, dtype=torch.float64))
+    assert grid.shape == (3, 4) and torch.allclose(grid, torch.full((3, 4), 101.0, dtype=torch.float64))
+
+
+def test_get_function_rejects_unknown_names():
+    with pytest.raises(ValueError, match="function must be one of quadratic"):
+        optim2d.get_function("himmelblau")
+    fn = optim2d.FUNCTIONS["beale"]
+    assert optim2d.get_function(fn) is fn
+
+
+# ----------------------------------------------------------------------------------------------- trajectories
+def test_trajectory_records_every_point_and_loss():
+    path = optim2d.trajectory("quadratic", optim2d.optimizer_factory("sgd", 0.01), steps=50)
+    assert path.points.shape == (51, 2) and path.losses.shape == (51,)
+    assert np.allclose(path.points[0], optim2d.FUNCTIONS["quadratic"].start)
+    assert not path.diverged
+    assert path.final_loss < path.losses[0] / 2
+    # one plain gradient step by hand: p - lr * grad, grad of (x^2 + 50 y^2)/2 is (x, 50 y)
+    x, y = optim2d.FUNCTIONS["quadratic"].start
+    assert np.allclose(path.points[1], [x - 0.01 * x, y - 0.01 * 50 * y])
+
+
+def test_trajectory_flags_divergence_and_stops():
+    path = optim2d.trajectory("quadratic", optim2d.optimizer_factory("sgd", 0.1), steps=500)  # limit is 2/50
+    assert path.diverged
+    assert path.final_loss == math.inf
+    assert len(path.points) == len(path.losses) < 100
+    assert np.all(path.losses <= optim2d.DIVERGED_LOSS)
+
+
+def test_trajectory_accepts_any_optimizer_with_zero_grad_and_step():
+    class PlainSGD:
+        def __init__(self, params, lr):
+            self.params, self.lr = list(params), lr
+
+        def zero_grad(self):
+            for p in self.params:
+                p.grad = None
+
+        @torch.no_grad()
+        def step(self):
+            for p in self.params:
+                p -= self.lr * p.grad
+
+    ours = optim2d.trajectory("beale", lambda params: PlainSGD(params, 1e-3), steps=40)
+    theirs = optim2d.trajectory("beale", optim2d.optimizer_factory("sgd", 1e-3), steps=40)
+    assert np.allclose(ours.points, theirs.points)
+
+
+def test_clipping_caps_the_step_length():
+    lr, max_norm = 1e-3, 5.0
+    path = optim2d.trajectory("rosenbrock", optim2d.optimizer_factory("sgd", lr), steps=30, max_grad_norm=max_norm)
+    steps = np.linalg.norm(np.diff(path.points, axis=0), axis=1)
+    assert steps.max() <= lr * max_norm * (1 + 1e-6)
+    unclipped = optim2d.trajectory("rosenbrock", optim2d.optimizer_factory("sgd", lr), steps=30)
+    assert np.linalg.norm(np.diff(unclipped.points, axis=0), axis=1).max() > lr * max_norm
+
+
+def test_trajectory_rejects_bad_arguments():
+    sgd = optim2d.optimizer_factory("sgd", 0.01)
+    with pytest.raises(ValueError, match="steps"):
+        optim2d.trajectory("quadratic", sgd, steps=0)
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        optim2d.trajectory("quadratic", sgd, steps=5, max_grad_norm=-1.0)
+    with pytest.raises(ValueError, match="start"):
+        optim2d.trajectory("quadratic", sgd, steps=5, start=(1.0, 2.0, 3.0))
+
+
+def test_optimizer_factory_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        optim2d.optimizer_factory("lbfgs", 0.1)
+    with pytest.raises(ValueError, match="lr must be"):
+        optim2d.optimizer_factory("sgd", 0.0)
+    with pytest.raises(ValueError, match="momentum"):
+        optim2d.optimizer_factory("momentum", 0.1, momentum=1.0)
+
+
+# ----------------------------------------------------------------------------------------------- race and tuning
+def test_race_runs_each_optimizer_with_its_learning_rate():
+    result = optim2d.race("quadratic", lr=0.02, adaptive_lr=0.1, momentum=0.8, steps=40,
+                          optimizers=("sgd", "momentum", "adam"), lrs={"adam": 0.05})
+    assert list(result.trajectories) == ["sgd", "momentum", "adam"]
+    assert result.trajectories["sgd"].settings == {"lr": 0.02}
+    assert result.trajectories["momentum"].settings == {"lr": 0.02, "momentum": 0.8}
+    assert result.trajectories["adam"].settings == {"lr": 0.05}  # lrs overrides adaptive_lr
+    assert all(len(t.points) == 41 for t in result.trajectories.values())
+    assert sorted(result.ranking()) == sorted(result.trajectories)
+
+
+def test_race_defaults_come_from_the_function():
+    result = optim2d.race("beale", optimizers=("sgd", "rmsprop"))
+    fn = optim2d.FUNCTIONS["beale"]
+    assert result.trajectories["sgd"].settings["lr"] == fn.lr
+    assert result.trajectories["rmsprop"].settings["lr"] == fn.adaptive_lr
+    assert len(result.trajectories["sgd"].points) == fn.steps + 1
+
+
+def test_momentum_beats_plain_sgd_on_the_ill_conditioned_quadratic():
+    losses = optim2d.race("quadratic", optimizers=("sgd", "momentum")).final_losses()
+    assert losses["momentum"] < losses["sgd"] / 10
+
+
+def test_race_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown optimizer 'adamax'"):
+        optim2d.race("quadratic", optimizers=("sgd", "adamax"))
+    with pytest.raises(ValueError, match="unknown optimizer 'newton'"):
+        optim2d.race("quadratic", lrs={"newton": 1.0})
+    with pytest.raises(ValueError, match="optimizers must be a non-empty list"):
+        optim2d.race("quadratic", optimizers="sgd")
+    with pytest.raises(ValueError, match="adaptive_lr"):
+        optim2d.race("quadratic", adaptive_lr=-1.0)
+    with pytest.raises(ValueError, match="momentum"):
+        optim2d.race("quadratic", momentum=1.5)
+
+
+def test_tune_lr_keeps_the_best_and_counts_divergence_as_inf():
+    best, results = optim2d.tune_lr("quadratic", "sgd", [1e-3, 0.03, 0.1], steps=100)
+    assert best == 0.03  # 1e-3 crawls, 0.1 is above the stability limit 2/50
+    assert results[0.1] == math.inf
+    assert results[0.03] < results[1e-3]
+    with pytest.raises(ValueError, match="lrs"):
+        optim2d.tune_lr("quadratic", "sgd", [])
+
+
+def test_plot_race_draws_every_path():
+    result = optim2d.race("rosenbrock", steps=20, optimizers=("sgd", "adam"))
+    fig = optim2d.plot_race(result, title="test")
+    assert isinstance(fig, Figure)
+    ax_map, ax_loss = fig.axes[:2]
+    assert ax_map.get_title() == "test"
+    assert [line.get_label() for line in ax_loss.get_lines()][0].startswith("sgd (lr=0.001")
+    assert len(ax_loss.get_lines()) == 2
+
+
+# ----------------------------------------------------------------------------------------------- the widget
+def _race_signature(explorer):
+    return {name: t.points.copy() for name, t in explorer.race.trajectories.items()}
+
+
+def test_widget_sliders_rerun_the_race():
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum", "adam"))
+    assert explorer.updates == 1 and explorer.race.function.name == "quadratic"
+    for slider in (explorer.lr, explorer.adaptive_lr, explorer.momentum, explorer.steps):
+        assert slider.continuous_update is False
+    first_image, first_paths = explorer.image.value, _race_signature(explorer)
+    assert len(first_image) > 1000  # a PNG was drawn
+
+    explorer.lr.value = 0.01
+    assert explorer.updates == 2
+    assert explorer.race.trajectories["sgd"].settings["lr"] == pytest.approx(0.01)
+    assert not np.allclose(explorer.race.trajectories["sgd"].final_point, first_paths["sgd"][-1])
+    assert np.allclose(explorer.race.trajectories["adam"].points, first_paths["adam"])  # its own slider
+    assert explorer.image.value != first_image
+
+    explorer.momentum.value = 0.5
+    assert explorer.race.trajectories["momentum"].settings["momentum"] == pytest.approx(0.5)
+    explorer.adaptive_lr.value = 0.01
+    assert explorer.race.trajectories["adam"].settings["lr"] == pytest.approx(0.01)
+    explorer.steps.value = 30
+    assert all(len(t.points) == 31 for t in explorer.race.trajectories.values())
+    assert "lowest final loss" in explorer.status.value
+
+
+def test_widget_function_change_resets_the_sliders_and_draws_once():
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "adam"))
+    explorer.lr.value = 1e-4
+    before = explorer.updates
+    explorer.function.value = "beale"
+    fn = optim2d.FUNCTIONS["beale"]
+    assert explorer.updates == before + 1
+    assert explorer.race.function.name == "beale"
+    assert explorer.lr.value == pytest.approx(fn.lr, rel=0.15)  # the log slider snaps to its 0.1-decade steps
+    assert explorer.steps.value == fn.steps
+    explorer.lr.value = 1e-4
+    explorer.reset.click()
+    assert explorer.lr.value == pytest.approx(fn.lr, rel=0.15)
+    assert explorer.race.trajectories["sgd"].settings["lr"] == pytest.approx(explorer.lr.value)
+
+
+# ----------------------------------------------------------------------------------------------- notebook 04 exercises
+@pytest.mark.parametrize("name", ["q1", "q2", "q3"])
+def test_exercises_accept_the_reference_and_reject_the_typical_mistake(name):
+    exercise = getattr(exercises_for("04"), name)
+    assert exercise.check(exercise.reference()).correct
+    result = exercise.check(exercise.typical_mistake())
+    assert result.status == "incorrect" and result.message
+    assert exercise.check(...).status == "not attempted"
+
+
+def test_adagrad_checker_reports_a_broken_class():
+    ex = exercises_for("04")
+
+    class Broken:
+        def __init__(self, params, lr):
+            self.params = list(params)
+
+        def zero_grad(self):
+            pass
+
+        def step(self):
+            pass
+
+    result = ex.q2.check(Broken)
+    assert result.status == "incorrect" and "did not change" in result.message
+    assert ex.q2.check(Broken([], lr=0.1)).status == "incorrect"  # an instance, not the class
+    assert ex.q1.check("fast").status == "incorrect"
+    assert ex.q3.check(0.5).status == "incorrect"
