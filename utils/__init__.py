@@ -20,7 +20,7 @@ from .data import (
 )
 from .device import describe_device, pick_device, to_device
 from .models import MLP, SmallCNN, count_parameters, make_model
-from .plotting import LivePlot, plot_history, plot_runs, smooth
+from .plotting import LivePlot, in_notebook, plot_history, plot_runs, smooth
 from .seeding import seed_everything
 from .training import (
     EpochResult,
@@ -52,6 +52,10 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True):
 
     seed_everything(seed)
     chosen = pick_device(device)
+    if in_notebook():  # figures returned by utils (plot_history, plot_runs, ...) render as images
+        from IPython import get_ipython
+
+        get_ipython().run_line_magic("matplotlib", "inline")
     if verbose:
         print(f"Python {platform.python_version()} | torch {torch.__version__} | torchvision {torchvision.__version__}")
         print(f"device: {describe_device(chosen)} | seed: {seed}")
