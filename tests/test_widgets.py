@@ -1,0 +1,250 @@
+"""The hyperparameter explorer, driven the way a learner drives it: set slider values, click buttons.
+
+nbmake does not fail on exceptions raised inside widget callbacks, so these tests are the real check of
+notebooks/05_hyperparameters.ipynb's explorer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import utils.widgets as widgets
+from utils.training import History
+from utils.widgets import BATCH_SIZES, HyperparameterExplorer, explorer_data, flag_divergence, run_experiment, run_label
+
+
+@pytest.fixture
+def explorer(digits):
+    ex = HyperparameterExplorer(digits, device="cpu", per_class=40, val_size=100, hidden=32)
+    ex.epochs_slider.value = 2
+    return ex
+
+
+def image_bytes(ex: HyperparameterExplorer) -> bytes:
+    return bytes(ex.image.value)
+
+
+# ----------------------------------------------------------------------------------------------- the controls
+def test_controls_match_the_specification(explorer):
+    lr = explorer.lr_slider
+    assert (lr.base, lr.min, lr.max) == (10, -5, 1)  # 1e-5 ... 10 on a log scale
+    assert list(explorer.batch_slider.options) == [8, 16, 32, 64, 128, 256, 512, 1024] == list(BATCH_SIZES)
+    for slider in (explorer.lr_slider, explorer.batch_slider, explorer.epochs_slider):
+        assert slider.continuous_update is False  # fire on release, not on every pixel of a drag
+    assert set(explorer.optimizer_dropdown.options) >= {"sgd", "momentum", "adam"}
+    assert image_bytes(explorer).startswith(b"\x89PNG")  # an (empty) plot is there before the first run
+    assert explorer.runs == []
+
+
+def test_bad_initial_settings_raise_value_errors(digits):
+    with pytest.raises(ValueError, match="batch_size"):
+        HyperparameterExplorer(digits, device="cpu", batch_size=100)
+    with pytest.raises(ValueError, match="optimizer"):
+        HyperparameterExplorer(digits, device="cpu", optimizer="sgdd")
+    with pytest.raises(ValueError, match="lr"):
+        HyperparameterExplorer(digits, device="cpu", lr=100.0)
+    with pytest.raises(ValueError, match="epochs"):
+        HyperparameterExplorer(digits, device="cpu", epochs=50)
+
+
+# ----------------------------------------------------------------------------------------------- training runs
+def test_train_click_adds_a_run_and_changes_the_plot(explorer):
+    before = image_bytes(explorer)
+    explorer.lr_slider.value = 0.1
+    explorer.batch_slider.value = 32
+    explorer.train_button.click()
+    assert len(explorer.runs) == 1
+    first = explorer.runs[0]
+    assert first.label == run_label(0.1, 32, 2, "sgd")
+    assert len(first.epochs) == 2 and not first.diverged
+    after_first = image_bytes(explorer)
+    assert after_first != before and after_first.startswith(b"\x89PNG")
+    assert "val loss" in explorer.status.value
+
+    explorer.lr_slider.value = 0.01
+    explorer.optimizer_dropdown.value = "adam"
+    explorer.train_button.click()
+    assert len(explorer.runs) == 2
+    assert explorer.runs[1].label == run_label(0.01, 32, 2, "adam")
+    assert image_bytes(explorer) != after_first
+    assert explorer.runs[0] is first  # earlier runs are kept, to be overlaid
+    assert explorer.train_button.disabled is False
+
+
+def test_runs_use_the_slider_values_not_the_defaults(explorer):
+    explorer.batch_slider.value = 128
+    explorer.epochs_slider.value = 3
+    explorer.train_button.click()
+    history = explorer.runs[-1]
+    steps_per_epoch = math.ceil(len(explorer.data.train) / 128)
+    assert [e["step"] for e in history.epochs] == [steps_per_epoch * k for k in (1, 2, 3)]
+
+
+def test_lr_10_shows_the_divergence_message_not_an_exception(explorer):
+    explorer.lr_slider.value = 10.0
+    explorer.train_button.click()  # must not raise
+    history = explorer.runs[-1]
+    assert history.diverged
+    assert "diverged at step" in history.message and "lr 10" in history.message
+    assert "diverged at step" in explorer.status.value and "firebrick" in explorer.status.value
+    assert "Traceback" not in explorer.status.value
+    assert explorer.train_button.disabled is False
+
+
+def test_batch_larger_than_the_dataset_is_one_full_batch_step_per_epoch(digits):
+    ex = HyperparameterExplorer(digits, device="cpu", per_class=10, val_size=50, hidden=16)
+    assert len(ex.data.train) == 100
+    ex.batch_slider.value = 1024
+    ex.epochs_slider.value = 3
+    ex.train_button.click()
+    history = ex.runs[-1]
+    assert [e["step"] for e in history.epochs] == [1, 2, 3]
+    assert len(history.step_loss) == 3 and all(math.isfinite(v) for v in history.step_loss)
+    assert "full-batch" in ex.status.value
+
+
+def test_a_click_while_training_does_not_start_a_second_run(explorer):
+    seen_while_training = []
+
+    def click_again(change):  # fires whenever the live plot is redrawn, i.e. during training
+        seen_while_training.append(explorer.train_button.disabled and explorer.clear_button.disabled)
+        if len(seen_while_training) == 1:  # once: without the guard this would start a nested run
+            explorer.train_button.click()
+            explorer.clear_button.click()
+
+    explorer.image.observe(click_again, names="value")
+    explorer.train_button.click()
+    explorer.image.unobserve(click_again, names="value")
+    assert len(explorer.runs) == 1
+    assert explorer.ignored_clicks == 2
+    assert seen_while_training and all(seen_while_training)  # the button was disabled while training
+    assert explorer.train_button.disabled is False and explorer._busy is False
+    explorer.train_button.click()  # and it works again afterwards
+    assert len(explorer.runs) == 2
+
+
+def test_clear_removes_every_run_and_redraws(explorer):
+    explorer.train_button.click()
+    explorer.train_button.click()
+    with_runs = image_bytes(explorer)
+    assert len(explorer.runs) == 2
+    explorer.clear_button.click()
+    assert explorer.runs == []
+    assert image_bytes(explorer) != with_runs
+    assert "cleared" in explorer.status.value
+
+
+def test_an_error_during_training_is_shown_not_raised(explorer, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("something went wrong")
+
+    monkeypatch.setattr(widgets, "run_experiment", broken)
+    explorer.train_button.click()  # must not raise
+    assert "ValueError" in explorer.status.value and "something went wrong" in explorer.status.value
+    assert explorer.runs == []
+    assert explorer.train_button.disabled is False and explorer._busy is False
+
+
+def test_diverged_runs_do_not_flatten_the_plot(explorer):
+    explorer.lr_slider.value = 10.0
+    explorer.train_button.click()
+    plot = explorer._new_plot()
+    plot.render()
+    bottom, top = plot.ax.get_ylim()
+    assert top == pytest.approx(2 * math.log(10))
+    assert max(explorer.runs[0].step_loss) > top  # the diverged run really went above the cut
+
+
+def test_the_explorer_displays_as_a_widget(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# ----------------------------------------------------------------------------------------------- plain functions
+def test_run_experiment_is_reproducible_and_logs(digits):
+    data = explorer_data(digits, per_class=30, val_size=60, device="cpu")
+    logged = []
+    a = run_experiment(data, lr=0.05, batch_size=32, epochs=2, optimizer="momentum", seed=3, hidden=16, device="cpu",
+                       log=lambda name, value, step: logged.append(name))
+    b = run_experiment(data, lr=0.05, batch_size=32, epochs=2, optimizer="momentum", seed=3, hidden=16, device="cpu")
+    c = run_experiment(data, lr=0.05, batch_size=32, epochs=2, optimizer="momentum", seed=4, hidden=16, device="cpu")
+    assert a.step_loss == b.step_loss
+    assert a.step_loss != c.step_loss
+    assert logged.count("val/loss") == 2 and "train/batch_loss" in logged
+    assert a.label == "momentum lr=0.05 bs=32 ep=2"
+
+
+def test_run_experiment_rejects_bad_arguments(digits):
+    data = explorer_data(digits, per_class=5, val_size=10, device="cpu")
+    with pytest.raises(ValueError, match="batch_size"):
+        run_experiment(data, batch_size=0, device="cpu")
+    with pytest.raises(ValueError, match="lr"):
+        run_experiment(data, lr=-1.0, device="cpu")
+    with pytest.raises(ValueError, match="optimizer"):
+        run_experiment(data, optimizer="sgdd", device="cpu")
+    with pytest.raises(ValueError, match="epochs"):
+        run_experiment(data, epochs=0, device="cpu")
+
+
+def test_explorer_data_is_balanced_and_capped(digits):
+    data = explorer_data(digits, per_class=1000, val_size=10_000, device="cpu")
+    counts = torch.bincount(data.train.tensors[1])
+    assert len(set(counts.tolist())) == 1  # every class as often as the rarest one
+    assert len(data.val) == len(digits.val)
+    assert data.test is digits.test and data.classes == digits.classes
+    small = explorer_data(digits, per_class=7, val_size=20, device="cpu")
+    assert len(small.train) == 70 and len(small.val) == 20
+    with pytest.raises(ValueError, match="per_class"):
+        explorer_data(digits, per_class=0)
+    with pytest.raises(ValueError, match="val_size"):
+        explorer_data(digits, val_size=1.5)
+
+
+def _history(step_loss, steps_per_epoch=2, lr=0.5):
+    epochs = [{"epoch": e, "step": e * steps_per_epoch, "lr": lr, "train_loss": 1.0, "train_acc": 0.5,
+               "val_loss": 1.0, "val_acc": 0.5} for e in range(1, len(step_loss) // steps_per_epoch + 1)]
+    return History(step_loss=list(step_loss), epochs=epochs)
+
+
+def test_flag_divergence_finds_the_first_step_above_four_times_the_first_loss():
+    history = flag_divergence(_history([2.3, 2.0, 9.0, 9.3, 50.0, 2.3]))
+    assert history.diverged
+    assert "step 4 (epoch 2) with lr 0.5" in history.message and "9.3" in history.message
+    nan_run = flag_divergence(_history([2.3, float("nan"), 2.0, 2.0]))
+    assert nan_run.diverged and "step 2 (epoch 1)" in nan_run.message
+
+
+def test_flag_divergence_leaves_healthy_runs_and_fits_own_message_alone():
+    healthy = flag_divergence(_history([2.3, 2.0, 9.1, 1.0]))  # 9.1 < 4 x 2.3: a bump, not divergence
+    assert not healthy.diverged and healthy.message is None
+    stopped = _history([2.3, 2.0])
+    stopped.diverged, stopped.message = True, "fit's own message"
+    assert flag_divergence(stopped).message == "fit's own message"
+    with pytest.raises(ValueError, match="factor"):
+        flag_divergence(_history([2.3, 2.0]), factor=1.0)
+
+
+def test_runs_train_on_the_requested_number_of_cpu_threads_and_restore_it(digits):
+    data = explorer_data(digits, per_class=5, val_size=10, device="cpu")
+    before = torch.get_num_threads()
+    during = []
+    run_experiment(data, epochs=1, hidden=8, device="cpu", threads=1,
+                   log=lambda name, value, step: during.append(torch.get_num_threads()))
+    assert during and set(during) == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        run_experiment(data, epochs=1, device="cpu", threads=0)
+
+
+def test_every_run_is_overlaid_with_one_legend_entry_each(explorer):
+    explorer.train_button.click()
+    explorer.lr_slider.value = 0.01
+    explorer.train_button.click()
+    plot = explorer._new_plot(label="current")
+    plot.log("train/batch_loss", 2.0, 1)
+    plot.render()
+    legend = [t.get_text() for t in plot.ax.get_legend().get_texts()]
+    assert legend == [run.label for run in explorer.runs] + ["current"]

@@ -1,0 +1,154 @@
+"""The learning-rate range test: raise the learning rate step by step and watch the loss.
+
+Explained in notebooks/05_hyperparameters.ipynb. One short sweep (one to a few hundred batches) replaces
+a grid of full training runs: the learning rate grows exponentially from ``start_lr`` to ``end_lr``, one
+optimizer step per batch, and the smoothed loss is recorded. Where it falls fastest the learning rate is
+useful; where it shoots up (past 4x the best value) the sweep stops. The model and optimizer are put back
+exactly as they were, so the sweep leaves no trace.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from .device import pick_device, to_device
+from .training import check_lr, make_optimizer
+
+
+@dataclass
+class LRFindResult:
+    """What ``lr_find`` recorded: one learning rate and loss per step (``smoothed`` is the moving average
+    with bias correction, as ``utils.smooth``), the ``suggestion``, and why the sweep ended."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+    lr_min_loss: float
+    stop_reason: str
+
+    def plot(self, ax=None) -> Figure:
+        """Loss against learning rate on a log x-axis, the suggestion marked."""
+        if ax is None:
+            fig = Figure(figsize=(7, 3.6), layout="constrained")
+            ax = fig.subplots()
+        else:
+            fig = ax.figure
+        ax.plot(self.lrs, self.losses, color="tab:blue", alpha=0.25, linewidth=0.8, label="loss of each batch")
+        ax.plot(self.lrs, self.smoothed, color="tab:blue", linewidth=1.8, label="smoothed")
+        ax.axvline(self.lr_min_loss, color="gray", linestyle=":", label=f"lowest smoothed loss: lr {self.lr_min_loss:.2g}")
+        ax.axvline(self.suggestion, color="tab:red", linestyle="--", label=f"suggestion (a tenth): lr {self.suggestion:.2g}")
+        ax.set_xscale("log")
+        finite = [v for v in self.smoothed if math.isfinite(v)]
+        if finite and max(finite) > min(finite):
+            low, high = min(finite), max(finite)
+            ax.set_ylim(low - 0.1 * (high - low), high + 0.1 * (high - low))
+        ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title=f"learning-rate range test ({self.stop_reason})")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        return fig
+
+
+def lr_schedule(start_lr: float, end_lr: float, num_steps: int) -> np.ndarray:
+    """``num_steps`` learning rates from ``start_lr`` to ``end_lr``, each a constant factor above the last."""
+    return start_lr * (end_lr / start_lr) ** (np.arange(num_steps) / max(num_steps - 1, 1))
+
+
+def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float]) -> float:
+    """A tenth of the learning rate where the smoothed loss is lowest.
+
+    At the minimum the learning rate is already about to be too large; a tenth of it sits on the steep,
+    useful part of the curve. Non-finite losses are ignored.
+    """
+    if len(lrs) != len(smoothed) or not len(lrs):
+        raise ValueError(f"lrs and smoothed must be non-empty and of equal length, got {len(lrs)} and {len(smoothed)}")
+    return float(lrs[_lowest(smoothed)]) / 10
+
+
+def _lowest(values: Sequence[float]) -> int:
+    """Index of the smallest finite value (0 when none is finite)."""
+    values = np.asarray(values, dtype=float)
+    return int(np.argmin(np.where(np.isfinite(values), values, np.inf)))
+
+
+def _batches(loader: Iterable):
+    """Batches from ``loader`` forever, starting a new pass when one ends."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the loader yields no batches")
+
+
+def lr_find(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer | str = "sgd", *,
+            loss_fn: nn.Module | None = None, start_lr: float = 1e-6, end_lr: float = 10.0, num_steps: int = 100,
+            smoothing: float = 0.9, diverge_factor: float = 4.0, device: torch.device | str | None = None) -> LRFindResult:
+    """Run the learning-rate range test on ``model`` with batches from ``loader``.
+
+    ``optimizer``: a name (see ``utils.make_optimizer``) or an optimizer you built for ``model`` (its
+    other settings, such as momentum, are kept; only the learning rate is swept). Step ``i`` of
+    ``num_steps`` uses ``lr_schedule(start_lr, end_lr, num_steps)[i]``. The sweep stops early when the
+    loss is not finite or the smoothed loss exceeds ``diverge_factor`` x the lowest so far. Afterwards the
+    weights, the optimizer's state (momentum buffers, learning rate) and train/eval mode are restored.
+    """
+    check_lr(start_lr, "start_lr")
+    check_lr(end_lr, "end_lr")
+    if end_lr <= start_lr:
+        raise ValueError(f"end_lr must be larger than start_lr, got start_lr={start_lr:g}, end_lr={end_lr:g}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
+    if not diverge_factor > 1:
+        raise ValueError(f"diverge_factor must be a number > 1, got {diverge_factor!r}")
+    device = pick_device(device)
+    model.to(device)
+    if isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model.parameters(), start_lr)
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_optimizer = copy.deepcopy(optimizer.state_dict())
+    was_training = model.training
+    lrs, losses, smoothed = [], [], []
+    average, best = 0.0, math.inf
+    stop_reason = f"reached lr {end_lr:g}"
+    try:
+        model.train()
+        for i, (lr, (x, y)) in enumerate(zip(lr_schedule(start_lr, end_lr, num_steps), _batches(loader))):
+            for group in optimizer.param_groups:
+                group["lr"] = float(lr)
+            x, y = to_device(x, device), to_device(y, device)
+            loss = loss_fn(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            value = loss.item()  # one read-back per step: the stopping rule needs the number
+            lrs.append(float(lr))
+            losses.append(value)
+            if not math.isfinite(value):
+                smoothed.append(math.inf)
+                stop_reason = f"loss not finite at lr {lr:.2g}"
+                break
+            average = smoothing * average + (1 - smoothing) * value
+            smoothed.append(average / (1 - smoothing ** (i + 1)))  # bias correction: no slow start from 0
+            best = min(best, smoothed[-1])
+            if smoothed[-1] > diverge_factor * best:
+                stop_reason = f"loss above {diverge_factor:g}x its best at lr {lr:.2g}"
+                break
+    finally:
+        model.load_state_dict(saved_model)
+        optimizer.load_state_dict(saved_optimizer)
+        model.train(was_training)
+    return LRFindResult(lrs=lrs, losses=losses, smoothed=smoothed, suggestion=suggest_lr(lrs, smoothed),
+                        lr_min_loss=lrs[_lowest(smoothed)], stop_reason=stop_reason)
