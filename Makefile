@@ -40,6 +40,7 @@ book: setup                     ## execute every notebook into build/ and render
 
 bench: setup                    ## training-loop benchmark: tutorial loop vs utils.fit
 	$(BIN)/python benchmarks/bench_training_loop.py
+	$(BIN)/python benchmarks/bench_explorer.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
