@@ -96,12 +96,17 @@ def all_exercises() -> list[tuple[str, Exercise]]:
 
 
 # ----------------------------------------------------------------------------------------------- helpers for checkers
-def expect_close(value: Any, expected: float, *, what: str, rel: float = 1e-3, abs_tol: float = 1e-6) -> None:
-    """Raise ``Incorrect`` unless ``value`` is a number close to ``expected``."""
+def as_number(value: Any, what: str = "the answer") -> float:
+    """``value`` as a float, or ``Incorrect`` saying a number was expected."""
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
         raise Incorrect(f"{what} should be a number, got {type(value).__name__}") from None
+
+
+def expect_close(value: Any, expected: float, *, what: str, rel: float = 1e-3, abs_tol: float = 1e-6) -> None:
+    """Raise ``Incorrect`` unless ``value`` is a number close to ``expected``."""
+    number = as_number(value, what)
     if not math.isclose(number, expected, rel_tol=rel, abs_tol=abs_tol):
         raise Incorrect(f"{what} is {number:.6g}; that is not it (check the hint).")
 
@@ -291,10 +296,7 @@ register("01", Exercise(
 
 
 def _nb01_check_steps(answer: Any) -> None:
-    try:
-        number = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number, got {type(answer).__name__}") from None
+    number = as_number(answer)
     if not number.is_integer():
         raise Incorrect(f"{number:g} is not a whole number of steps: every batch, full or not, is one step.")
     if number == 843:
@@ -393,10 +395,7 @@ def _nb02_weighted(divide_by_samples: bool) -> float:
 
 def _nb02_check_weighted_mean(answer: Any) -> None:
     plain_mean = sum(_NB02_LOSSES) / len(_NB02_LOSSES)
-    try:
-        number = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number, got {type(answer).__name__}") from None
+    number = as_number(answer)
     if math.isclose(number, _nb02_weighted(divide_by_samples=True), rel_tol=1e-3):
         raise Incorrect("you divided the weighted sum by the number of samples (4). With weights, 'mean' divides "
                         "by the sum of the weights of the samples' classes.")
@@ -487,10 +486,7 @@ register("02", Exercise(
 
 
 def _nb02_check_bce_start(answer: Any) -> None:
-    try:
-        number = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number, got {type(answer).__name__}") from None
+    number = as_number(answer)
     if math.isclose(number, math.log(10), rel_tol=0.02):
         raise Incorrect("ln 10 is where CrossEntropyLoss starts. BCEWithLogitsLoss asks 10 separate yes/no "
                         "questions; what is the loss of one of them when its logit is 0?")
