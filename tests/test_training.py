@@ -163,6 +163,40 @@ def test_divergence_stops_with_a_message_not_an_exception(digits):
     assert not math.isfinite(h.step_loss[-1])
 
 
+class ScaledLoss(nn.Module):
+    """Cross-entropy multiplied by a scripted factor per call: a loss that jumps on cue."""
+
+    def __init__(self, factors):
+        super().__init__()
+        self.factors, self.calls = factors, 0
+
+    def forward(self, logits, y):
+        factor = self.factors[min(self.calls, len(self.factors) - 1)]
+        self.calls += 1
+        return nn.functional.cross_entropy(logits, y) * factor
+
+
+def _fit_scripted(digits, factors, **kwargs):
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=16)
+    return fit(model, make_loaders(digits, batch_size=64).train, epochs=2, optimizer="sgd", lr=1e-4,
+               loss_fn=ScaledLoss(factors), progress=False, log_every=5, **kwargs)
+
+
+def test_diverge_factor_stops_a_finite_explosion(digits):
+    h = _fit_scripted(digits, [1, 1, 1, 8, 8, 8, 8, 8, 8, 8, 8, 1], diverge_factor=4.0)
+    assert h.diverged and len(h.step_loss) == 4  # stopped at the first value above 4x the first one
+    assert "diverged at step 4 (epoch 1) with lr 0.0001" in h.message and "more than 4x its first value" in h.message
+    assert h.epochs == []
+
+
+def test_diverge_factor_tolerates_bumps_and_is_off_by_default(digits):
+    assert not _fit_scripted(digits, [1, 1, 3, 1], diverge_factor=4.0).diverged  # 3x: a bump
+    assert not _fit_scripted(digits, [1, 1, 8, 8, 1]).diverged  # no factor: only nan/inf stop a run
+    with pytest.raises(ValueError, match="diverge_factor must be None or a number > 1"):
+        _fit_scripted(digits, [1], diverge_factor=1.0)
+
+
 def test_checkpoint_is_written_atomically_and_loads_weights_only(digits, tmp_path):
     path = tmp_path / "ckpt" / "best.pt"
     model, _, h = _run(digits, epochs=2, checkpoint=path)

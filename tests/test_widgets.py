@@ -12,8 +12,7 @@ import pytest
 import torch
 
 import utils.widgets as widgets
-from utils.training import History
-from utils.widgets import BATCH_SIZES, HyperparameterExplorer, explorer_data, flag_divergence, run_experiment, run_label
+from utils.widgets import BATCH_SIZES, HyperparameterExplorer, explorer_data, run_experiment, run_label
 
 
 @pytest.fixture
@@ -201,30 +200,6 @@ def test_explorer_data_is_balanced_and_capped(digits):
         explorer_data(digits, per_class=0)
     with pytest.raises(ValueError, match="val_size"):
         explorer_data(digits, val_size=1.5)
-
-
-def _history(step_loss, steps_per_epoch=2, lr=0.5):
-    epochs = [{"epoch": e, "step": e * steps_per_epoch, "lr": lr, "train_loss": 1.0, "train_acc": 0.5,
-               "val_loss": 1.0, "val_acc": 0.5} for e in range(1, len(step_loss) // steps_per_epoch + 1)]
-    return History(step_loss=list(step_loss), epochs=epochs)
-
-
-def test_flag_divergence_finds_the_first_step_above_four_times_the_first_loss():
-    history = flag_divergence(_history([2.3, 2.0, 9.0, 9.3, 50.0, 2.3]))
-    assert history.diverged
-    assert "step 4 (epoch 2) with lr 0.5" in history.message and "9.3" in history.message
-    nan_run = flag_divergence(_history([2.3, float("nan"), 2.0, 2.0]))
-    assert nan_run.diverged and "step 2 (epoch 1)" in nan_run.message
-
-
-def test_flag_divergence_leaves_healthy_runs_and_fits_own_message_alone():
-    healthy = flag_divergence(_history([2.3, 2.0, 9.1, 1.0]))  # 9.1 < 4 x 2.3: a bump, not divergence
-    assert not healthy.diverged and healthy.message is None
-    stopped = _history([2.3, 2.0])
-    stopped.diverged, stopped.message = True, "fit's own message"
-    assert flag_divergence(stopped).message == "fit's own message"
-    with pytest.raises(ValueError, match="factor"):
-        flag_divergence(_history([2.3, 2.0]), factor=1.0)
 
 
 def test_runs_train_on_the_requested_number_of_cpu_threads_and_restore_it(digits):

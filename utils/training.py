@@ -275,6 +275,7 @@ def fit(
     restore_best: bool = True,
     checkpoint: str | os.PathLike | None = None,
     amp: bool = False,
+    diverge_factor: float | None = None,
     label: str = "",
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; each epoch a training phase and a validation phase.
@@ -291,6 +292,8 @@ def fit(
       no validation loader) are kept, restored at the end when ``restore_best``, and saved to
       ``checkpoint`` when a path is given.
     - A non-finite loss stops the run: the History says where and what to try, no exception is raised.
+      With ``diverge_factor`` (e.g. 4.0) a step loss above that many times the first step's loss stops
+      it too: a too-large learning rate often sends the loss to thousands without reaching ``inf``.
     - ``amp=True`` runs forward passes in bfloat16 autocast on CUDA (ignored, with a warning, elsewhere).
     """
     check_epochs(epochs)
@@ -300,6 +303,9 @@ def fit(
         raise ValueError(f"monitor must be one of {', '.join(MONITORS)}, got {monitor!r}")
     if val_loader is None and monitor.startswith("val_"):
         monitor = monitor.replace("val_", "train_")
+    if diverge_factor is not None and (isinstance(diverge_factor, bool) or not isinstance(diverge_factor, (int, float))
+                                       or not diverge_factor > 1):
+        raise ValueError(f"diverge_factor must be None or a number > 1, got {diverge_factor!r}")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
     device = pick_device(device)
@@ -339,7 +345,7 @@ def fit(
         for i, value in enumerate(values):
             history.step_loss.append(value)
             emit("train/batch_loss", value, first_step + i)
-            if not math.isfinite(value):
+            if not math.isfinite(value) or (diverge_factor is not None and value > diverge_factor * history.step_loss[0]):
                 stop_diverged(first_step + i, value)
                 return True
         bar.update(len(values))
@@ -349,8 +355,13 @@ def fit(
     def stop_diverged(at_step: int, value: float) -> None:
         lr_now = optimizer.param_groups[0]["lr"]
         history.diverged = True
+        if math.isfinite(value) and history.step_loss:
+            what = (f"the loss reached {value:.3g}, more than {diverge_factor:g}x its first value "
+                    f"{history.step_loss[0]:.3g}")
+        else:
+            what = f"the loss became {value}"
         history.message = (
-            f"Training diverged at step {at_step} (epoch {epoch}) with lr {lr_now:g}: the loss became {value}. "
+            f"Training diverged at step {at_step} (epoch {epoch}) with lr {lr_now:g}: {what}. "
             f"Try a learning rate about 10x smaller (e.g. {lr_now / 10:g}), or clip gradients."
         )
 

@@ -64,35 +64,6 @@ def run_label(lr: float, batch_size: int, epochs: int, optimizer: str) -> str:
     return f"{optimizer} lr={lr:.2g} bs={batch_size} ep={epochs}"
 
 
-def flag_divergence(history: History, factor: float = DIVERGE_FACTOR) -> History:
-    """Mark ``history`` as diverged when a step loss is not finite or exceeds ``factor`` x the first one.
-
-    ``fit`` itself only stops on a non-finite loss. A learning rate of 10 usually does something else:
-    the loss shoots up to thousands, the ReLUs die and the loss settles at chance level, all finite. This
-    finds the first step where the loss left the run's starting range and writes a message in the same
-    words as ``fit``'s. A run ``fit`` already stopped keeps its own message. Returns ``history``.
-    """
-    if not factor > 1:
-        raise ValueError(f"factor must be a number > 1, got {factor!r}")
-    if history.diverged or not history.step_loss:
-        return history
-    first = history.step_loss[0]
-    limit = factor * first
-    for step, value in enumerate(history.step_loss, start=1):
-        if math.isfinite(value) and value <= limit:
-            continue
-        epoch = next((e["epoch"] for e in history.epochs if e["step"] >= step), len(history.epochs) + 1)
-        lr = history.epochs[0]["lr"] if history.epochs else float("nan")
-        history.diverged = True
-        history.message = (
-            f"Training diverged at step {step} (epoch {epoch}) with lr {lr:g}: the loss reached {value:.3g}, "
-            f"more than {factor:g}x its first value {first:.3g}. Try a learning rate about 10x smaller "
-            f"(e.g. {lr / 10:g})."
-        )
-        break
-    return history
-
-
 @contextlib.contextmanager
 def cpu_threads(n: int | None, device: torch.device):
     """Within the block, torch uses ``n`` CPU threads when ``device`` is the CPU (``None``: leave it as is);
@@ -118,8 +89,9 @@ def run_experiment(splits: Splits, lr: float = 0.1, batch_size: int = 64, epochs
 
     Every hyperparameter is an argument: nothing is read from outside. The same ``seed`` gives the same
     initial weights and the same batch order, so two runs differ only in the settings you changed.
-    ``log`` receives what ``fit`` logs (e.g. a ``LivePlot``'s ``log``). A run whose loss blows up is
-    marked by ``flag_divergence`` (``history.diverged``, ``history.message``); no exception is raised.
+    ``log`` receives what ``fit`` logs (e.g. a ``LivePlot``'s ``log``). A run whose loss blows up (not
+    finite, or above ``DIVERGE_FACTOR`` x the first step's loss) is stopped by ``fit``'s divergence guard
+    (``history.diverged``, ``history.message``); no exception is raised.
     Pass ``explorer_data(splits)`` for runs of about a second.
 
     On the CPU the run uses ``threads`` threads (default 1; ``None`` keeps torch's setting). Batches of a
@@ -134,9 +106,9 @@ def run_experiment(splits: Splits, lr: float = 0.1, batch_size: int = 64, epochs
     val_loader = TensorLoader(splits.val, max(batch_size, 1000), device=device)
     with cpu_threads(threads, device):
         history = fit(model, train_loader, val_loader, epochs=epochs, optimizer=optimizer, lr=lr, device=device,
-                      log=log, log_every=log_every, progress=False,
+                      log=log, log_every=log_every, progress=False, diverge_factor=DIVERGE_FACTOR,
                       label=label if label is not None else run_label(lr, batch_size, epochs, optimizer))
-    return flag_divergence(history)
+    return history
 
 
 # ----------------------------------------------------------------------------------------------- the widget
