@@ -3,13 +3,18 @@
 (a) the loop of PyTorch's "Learn the Basics" / "Optimizing Model Parameters" page, reproduced faithfully:
     torchvision FashionMNIST with ``ToTensor()``, ``DataLoader(batch_size=64)``, its train loop (printing
     the loss every 100 batches) and its test loop (``.item()`` per batch);
-(b) ``utils.fit`` on the same data, held as tensors and batched by index slicing.
+(b) ``utils.fit`` on the same data, held as tensors and batched by index slicing, in float32 like (a);
+(c) the same with ``amp=True`` (bfloat16 autocast), only where ``utils.bf16_supported(device)``. Its
+    arithmetic differs from (a), so it is reported on its own line, not as the comparison;
+(d) for reference, the floor: the fewest lines that train on tensors already in memory (one shuffle, then
+    slices; no metrics, no logging) and count correct test predictions. ``fit`` should be close to it.
 
-Both train the same MLP for one epoch with SGD (lr 1e-3, batch 64) over the 60,000 training images and
+All train the same MLP for one epoch with SGD (lr 1e-3, batch 64) over the 60,000 training images and
 then evaluate the 10,000 test images; the timed region excludes reading the files. Runs alternate
-(a, b, a, b, ...) and the median of each is reported as samples/s, with the ratio b/a.
+(a, b, c, a, b, c, ...); each is reported as samples/s of its median and of its fastest round (the
+fastest is the least disturbed by other work on a shared machine), with the ratios to (a).
 
-    python benchmarks/bench_training_loop.py [--repeats 3] [--device cpu|cuda|mps] [--root DIR]
+    python benchmarks/bench_training_loop.py [--repeats 5] [--device cpu|cuda|mps] [--root DIR]
 
 Uses FashionMNIST from the data folder when it is there, else writes a full-size random stand-in in
 FashionMNIST's file format to a temporary folder (the speed does not depend on the pixels).
@@ -102,7 +107,7 @@ def run_tutorial(root: Path, device: torch.device) -> float:
 
 
 # ----------------------------------------------------------------------------------- (b) utils.fit
-def run_fit(splits: D.Splits, device: torch.device) -> float:
+def run_fit(splits: D.Splits, device: torch.device, amp: bool = False) -> float:
     train = torch.utils.data.TensorDataset(*[torch.cat(t) for t in zip(splits.train.tensors, splits.val.tensors)])
     train_loader = utils.TensorLoader(train, batch_size=64, shuffle=True, seed=0, device=device)
     test_loader = utils.TensorLoader(splits.test, batch_size=1000, device=device)
@@ -112,7 +117,32 @@ def run_fit(splits: D.Splits, device: torch.device) -> float:
     _sync(device)
     start = time.perf_counter()
     utils.fit(model, train_loader, test_loader, epochs=1, optimizer=optimizer, device=device, progress=False,
-              restore_best=False)
+              restore_best=False, amp=amp)
+    _sync(device)
+    return time.perf_counter() - start
+
+
+# ----------------------------------------------------------------------------------- (d) the floor
+def run_minimal(splits: D.Splits, device: torch.device) -> float:
+    x = torch.cat([splits.train.tensors[0], splits.val.tensors[0]]).to(device)
+    y = torch.cat([splits.train.tensors[1], splits.val.tensors[1]]).to(device)
+    x_test, y_test = (t.to(device) for t in splits.test.tensors)
+    torch.manual_seed(0)
+    model = NeuralNetwork().to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    _sync(device)
+    start = time.perf_counter()
+    order = torch.randperm(len(x), device=device)
+    x, y = x[order], y[order]
+    for i in range(0, len(x), 64):
+        loss = loss_fn(model(x[i:i + 64]), y[i:i + 64])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        correct = sum((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum() for i in range(0, len(x_test), 1000))
+    correct.item()
     _sync(device)
     return time.perf_counter() - start
 
@@ -124,7 +154,7 @@ def _sync(device: torch.device) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: auto)")
     parser.add_argument("--root", default=None, help="data folder holding FashionMNIST/raw")
     args = parser.parse_args(argv)
@@ -140,15 +170,26 @@ def main(argv=None) -> int:
         splits = D.load_dataset("fashion_mnist", root=root, download=False, verbose=False)
         samples = 60_000 + 10_000
         print(f"device: {utils.describe_device(device)} | torch {torch.__version__} | data: {source}")
-        times = {"tutorial": [], "fit": []}
+        runs = {"tutorial": lambda: run_tutorial(root, device), "fit": lambda: run_fit(splits, device)}
+        if utils.bf16_supported(device):
+            runs["fit amp"] = lambda: run_fit(splits, device, amp=True)
+        runs["floor"] = lambda: run_minimal(splits, device)
+        times = {name: [] for name in runs}
         for i in range(args.repeats):
-            times["tutorial"].append(run_tutorial(root, device))
-            times["fit"].append(run_fit(splits, device))
-            print(f"  round {i + 1}: tutorial {times['tutorial'][-1]:.2f}s, fit {times['fit'][-1]:.2f}s", flush=True)
-    rate = {k: samples / statistics.median(v) for k, v in times.items()}
-    print(f"(a) tutorial loop : {rate['tutorial']:9,.0f} samples/s (median of {args.repeats})")
-    print(f"(b) utils.fit     : {rate['fit']:9,.0f} samples/s")
-    print(f"ratio b/a         : {rate['fit'] / rate['tutorial']:.2f}x")
+            for name, run in runs.items():
+                times[name].append(run())
+            print(f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
+    labels = {"tutorial": "(a) tutorial loop", "fit": "(b) utils.fit", "fit amp": "(c) utils.fit, amp=True (bf16)",
+              "floor": "(d) minimal tensor loop"}
+    median = {k: samples / statistics.median(v) for k, v in times.items()}
+    best = {k: samples / min(v) for k, v in times.items()}
+    print(f"{'samples/s':32s} {'median':>9s} {'fastest':>9s}   (of {args.repeats} rounds)")
+    for name in times:
+        line = f"{labels[name]:32s} {median[name]:9,.0f} {best[name]:9,.0f}"
+        if name != "tutorial":
+            line += (f"   ratio to (a): {median[name] / median['tutorial']:.2f}x median, "
+                     f"{best[name] / best['tutorial']:.2f}x fastest")
+        print(line)
     return 0
 
 

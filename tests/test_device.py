@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from utils.device import describe_device, pick_device, to_device
+from utils.device import autocast_bf16, bf16_supported, describe_device, pick_device, to_device
 from utils.seeding import seed_everything
 
 
@@ -31,6 +31,27 @@ def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto") == torch.device("cuda")
+
+
+def test_bf16_supported_follows_the_cpu_instructions(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not bf16_supported("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert bf16_supported("cpu")
+    assert not bf16_supported("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not bf16_supported("cuda")
+
+
+def test_autocast_bf16_only_when_enabled_on_cpu_or_cuda():
+    a, b = torch.randn(4, 8), torch.randn(8, 3)
+    with autocast_bf16(torch.device("cpu"), True):
+        assert (a @ b).dtype == torch.bfloat16
+    with autocast_bf16(torch.device("cpu"), False):
+        assert (a @ b).dtype == torch.float32
+    with autocast_bf16(torch.device("mps"), True):  # not entered on MPS: a no-op context
+        assert (a @ b).dtype == torch.float32
 
 
 def test_unknown_device_lists_valid_ones():

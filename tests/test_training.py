@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -232,6 +233,36 @@ def test_missing_checkpoint():
 def test_explicit_cpu_device(digits):
     _, _, h = _run(digits, epochs=1, device="cpu")
     assert h.device == "cpu"
+
+
+def _amp_run(digits, monkeypatch, supported):
+    """One epoch with amp=True on the CPU, bf16 support forced; returns the History, the dtypes the first
+    layer produced and the warnings."""
+    monkeypatch.setattr("utils.training.bf16_supported", lambda device: supported)
+    seed_everything(0)
+    model = MLP(digits.input_shape, digits.num_classes, hidden=64)
+    dtypes = set()
+    model.layers[1].register_forward_hook(lambda module, inputs, output: dtypes.add(output.dtype))
+    loaders = make_loaders(digits, batch_size=32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = fit(model, loaders.train, loaders.val, epochs=4, optimizer="sgd", lr=0.1, device="cpu", amp=True,
+                progress=False)
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # weights and updates stay float32
+    return h, dtypes, [str(w.message) for w in caught]
+
+
+def test_amp_trains_in_bfloat16_where_supported(digits, monkeypatch):
+    h, dtypes, caught = _amp_run(digits, monkeypatch, supported=True)
+    assert dtypes == {torch.bfloat16} and not caught
+    assert h.train_loss[-1] < h.train_loss[0] and h.val_acc[-1] > 0.7
+
+
+def test_amp_without_bfloat16_warns_and_trains_in_float32(digits, monkeypatch):
+    h, dtypes, caught = _amp_run(digits, monkeypatch, supported=False)
+    assert dtypes == {torch.float32}
+    assert any("amp=True" in m and "float32 on cpu" in m for m in caught)
+    assert h.val_acc[-1] > 0.7
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -18,7 +18,7 @@ from .data import (
     make_loaders,
     subset,
 )
-from .device import describe_device, pick_device, to_device
+from .device import autocast_bf16, bf16_supported, describe_device, pick_device, to_device
 from .models import MLP, SmallCNN, count_parameters, make_model
 from .plotting import LivePlot, in_notebook, plot_history, plot_runs, smooth
 from .seeding import seed_everything
@@ -35,10 +35,10 @@ from .training import (
 
 __all__ = [
     "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "LivePlot", "Loaders", "MLP",
-    "SmallCNN", "Splits", "TensorLoader", "count_parameters", "describe_device", "evaluate", "fit",
-    "load_checkpoint", "load_dataset", "make_loaders", "make_model", "make_optimizer", "pick_device",
-    "plot_history", "plot_runs", "save_checkpoint", "seed_everything", "setup", "smooth", "subset",
-    "to_device", "train_one_epoch",
+    "SmallCNN", "Splits", "TensorLoader", "autocast_bf16", "bf16_supported", "count_parameters",
+    "describe_device", "evaluate", "fit", "load_checkpoint", "load_dataset", "make_loaders", "make_model",
+    "make_optimizer", "pick_device", "plot_history", "plot_runs", "save_checkpoint", "seed_everything", "setup",
+    "smooth", "subset", "to_device", "train_one_epoch",
 ]
 
 

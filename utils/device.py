@@ -5,6 +5,7 @@ Explained in notebooks/00_start_here.ipynb and notebooks/01_optimization_loops.i
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -68,3 +69,27 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if tensor.device == device:
         return tensor
     return tensor.to(device, non_blocking=(device.type == "cuda"))
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """Whether ``device`` runs bfloat16 matrix products natively, so that ``fit(..., amp=True)`` pays off.
+
+    CUDA: GPUs from Ampere on (``torch.cuda.is_bf16_supported()``). CPU: processors with AVX512-BF16 or AMX
+    instructions (recent Intel Xeon, AMD Zen 4 and later); on others bfloat16 is emulated and slower than
+    float32. MPS: no. Explained in notebooks/06_putting_it_all_together.ipynb (section 7).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+        return any(check is not None and check() for check in checks)
+    return False
+
+
+def autocast_bf16(device: torch.device, enabled: bool):
+    """``torch.autocast`` to bfloat16 on a CUDA or CPU ``device`` when ``enabled``; otherwise a context that does
+    nothing. ``fit`` enables it only where ``bf16_supported(device)``."""
+    if not enabled or device.type not in ("cuda", "cpu"):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .device import to_device
+from .device import autocast_bf16, to_device
 
 
 def predict(model: nn.Module, loader: Iterable, device: torch.device | str | None = None, *,
@@ -24,7 +24,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
     With ``return_logits=True`` the model's raw outputs (float32, one row per sample) come back instead of
     the predicted classes, so that a loss can be computed from the same single pass. Runs in eval mode
     without tracking gradients, then puts the model back in the mode it was in. ``device`` defaults to the
-    device of the model's parameters; ``amp`` uses bfloat16 autocast on CUDA.
+    device of the model's parameters; ``amp`` uses bfloat16 autocast (see ``bf16_supported``).
     """
     if device is None:
         device = next(model.parameters()).device
@@ -36,10 +36,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
         with torch.no_grad():
             for x, y in loader:
                 x = to_device(x, device)
-                if amp and device.type == "cuda":
-                    with torch.autocast("cuda", dtype=torch.bfloat16):
-                        logits = model(x)
-                else:
+                with autocast_bf16(device, amp):
                     logits = model(x)
                 predictions.append(logits.float().cpu() if return_logits else logits.argmax(dim=1).cpu())
                 targets.append(y.cpu())

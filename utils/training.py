@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .device import pick_device, to_device
+from .device import autocast_bf16, bf16_supported, pick_device, to_device
 
 LogHook = Callable[[str, float, int], None]
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
@@ -74,12 +74,6 @@ class EpochResult:
     samples: int
 
 
-def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                     device: torch.device, *, on_step: Callable[[torch.Tensor], bool] | None = None,
                     amp: bool = False) -> EpochResult:
@@ -94,7 +88,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module, opti
     seen = 0
     for x, y in loader:
         x, y = to_device(x, device), to_device(y, device)
-        with _autocast(device, amp):
+        with autocast_bf16(device, amp):
             logits = model(x)
             loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -126,7 +120,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module, device: tor
         with torch.no_grad():
             for x, y in loader:
                 x, y = to_device(x, device), to_device(y, device)
-                with _autocast(device, amp):
+                with autocast_bf16(device, amp):
                     logits = model(x)
                     loss = loss_fn(logits, y)
                 total_loss += loss.float() * len(y)
@@ -294,7 +288,8 @@ def fit(
     - A non-finite loss stops the run: the History says where and what to try, no exception is raised.
       With ``diverge_factor`` (e.g. 4.0) a step loss above that many times the first step's loss stops
       it too: a too-large learning rate often sends the loss to thousands without reaching ``inf``.
-    - ``amp=True`` runs forward passes in bfloat16 autocast on CUDA (ignored, with a warning, elsewhere).
+    - ``amp=True`` runs forward passes in bfloat16 autocast where the device computes in bfloat16 natively
+      (``bf16_supported``: recent CUDA GPUs and CPUs); elsewhere it is ignored with a warning.
     """
     check_epochs(epochs)
     if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every < 1:
@@ -318,8 +313,9 @@ def fit(
         raise ValueError("give lr either to the optimizer you built or to fit(optimizer='name', lr=...), not both")
     for i, group in enumerate(optimizer.param_groups):
         check_lr(group["lr"], f"lr (optimizer param group {i})")
-    if amp and device.type != "cuda":
-        warnings.warn(f"amp=True needs a CUDA device; training in float32 on {device}", stacklevel=2)
+    if amp and not bf16_supported(device):
+        warnings.warn(f"amp=True needs a device that computes in bfloat16 natively (see utils.bf16_supported); "
+                      f"training in float32 on {device}", stacklevel=2)
         amp = False
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     hooks = _as_hooks(log)
