@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -88,22 +89,28 @@ def tutorial_test_loop(dataloader, model, loss_fn, device):
     print(f"Test Error: \n Accuracy: {(100 * correct):>0.1f}%, Avg loss: {test_loss:>8f} \n")
 
 
+def tutorial_setup(device: torch.device):
+    """The tutorial's model, loss and optimizer (seeded, so every run starts from the same weights)."""
+    torch.manual_seed(0)
+    model = NeuralNetwork().to(device)
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    return model, loss_fn, optimizer
+
+
 def run_tutorial(root: Path, device: torch.device) -> float:
     training_data = datasets.FashionMNIST(str(root), train=True, download=False, transform=ToTensor())
     test_data = datasets.FashionMNIST(str(root), train=False, download=False, transform=ToTensor())
     train_dataloader = DataLoader(training_data, batch_size=64)
     test_dataloader = DataLoader(test_data, batch_size=64)
-    torch.manual_seed(0)
-    model = NeuralNetwork().to(device)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    _sync(device)
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        tutorial_train_loop(train_dataloader, model, loss_fn, optimizer, 64, device)
-        tutorial_test_loop(test_dataloader, model, loss_fn, device)
-    _sync(device)
-    return time.perf_counter() - start
+    model, loss_fn, optimizer = tutorial_setup(device)
+
+    def work():
+        with contextlib.redirect_stdout(io.StringIO()):
+            tutorial_train_loop(train_dataloader, model, loss_fn, optimizer, 64, device)
+            tutorial_test_loop(test_dataloader, model, loss_fn, device)
+
+    return timed(work, device)
 
 
 # ----------------------------------------------------------------------------------- (b) utils.fit
@@ -114,12 +121,8 @@ def run_fit(splits: D.Splits, device: torch.device, amp: bool = False) -> float:
     torch.manual_seed(0)
     model = utils.MLP(splits.input_shape, splits.num_classes)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
-    _sync(device)
-    start = time.perf_counter()
-    utils.fit(model, train_loader, test_loader, epochs=1, optimizer=optimizer, device=device, progress=False,
-              restore_best=False, amp=amp)
-    _sync(device)
-    return time.perf_counter() - start
+    return timed(lambda: utils.fit(model, train_loader, test_loader, epochs=1, optimizer=optimizer, device=device,
+                                   progress=False, restore_best=False, amp=amp), device)
 
 
 # ----------------------------------------------------------------------------------- (d) the floor
@@ -127,22 +130,29 @@ def run_minimal(splits: D.Splits, device: torch.device) -> float:
     x = torch.cat([splits.train.tensors[0], splits.val.tensors[0]]).to(device)
     y = torch.cat([splits.train.tensors[1], splits.val.tensors[1]]).to(device)
     x_test, y_test = (t.to(device) for t in splits.test.tensors)
-    torch.manual_seed(0)
-    model = NeuralNetwork().to(device)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    model, loss_fn, optimizer = tutorial_setup(device)
+
+    def work():
+        order = torch.randperm(len(x), device=device)
+        xs, ys = x[order], y[order]
+        for i in range(0, len(xs), 64):
+            loss = loss_fn(model(xs[i:i + 64]), ys[i:i + 64])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            correct = sum((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum()
+                          for i in range(0, len(x_test), 1000))
+        return correct.item()
+
+    return timed(work, device)
+
+
+def timed(work: Callable[[], object], device: torch.device) -> float:
+    """Seconds that ``work()`` takes, waiting for the GPU to finish before and after."""
     _sync(device)
     start = time.perf_counter()
-    order = torch.randperm(len(x), device=device)
-    x, y = x[order], y[order]
-    for i in range(0, len(x), 64):
-        loss = loss_fn(model(x[i:i + 64]), y[i:i + 64])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        correct = sum((model(x_test[i:i + 1000]).argmax(1) == y_test[i:i + 1000]).sum() for i in range(0, len(x_test), 1000))
-    correct.item()
+    work()
     _sync(device)
     return time.perf_counter() - start
 
@@ -168,7 +178,7 @@ def main(argv=None) -> int:
         else:
             source = f"FashionMNIST from {root}"
         splits = D.load_dataset("fashion_mnist", root=root, download=False, verbose=False)
-        samples = 60_000 + 10_000
+        samples = sum(len(part) for part in (splits.train, splits.val, splits.test))
         print(f"device: {utils.describe_device(device)} | torch {torch.__version__} | data: {source}")
         runs = {"tutorial": lambda: run_tutorial(root, device), "fit": lambda: run_fit(splits, device)}
         if utils.bf16_supported(device):
