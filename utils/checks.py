@@ -1,0 +1,58 @@
+"""Argument checks shared by every module of ``utils``: one helper per kind of check, one message style.
+
+Each message names the argument, says what is allowed and shows what was given, e.g.
+``batch_size must be an integer >= 1 (1, 2, ...), got 0``. NumPy integers and floats are accepted where a
+Python ``int`` or ``float`` is (``np.int64(4)`` is a fine batch size); ``bool`` is refused (``True`` is not 1 epoch).
+Used across the series; explained where each argument is first met (notebooks 01, 05, 06).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+
+def integer(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as a Python ``int`` if it is an integer >= ``minimum``; otherwise a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        examples = ", ".join(str(minimum + i) for i in range(2))
+        raise ValueError(f"{name} must be an integer >= {minimum} ({examples}, ...), got {value!r}")
+    return int(value)
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an ``int`` >= 1, or a ``ValueError`` naming ``name``."""
+    return integer(value, name, minimum=1)
+
+
+def finite_number(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False, example: str = "") -> float:
+    """``value`` as a ``float`` if it is a finite real number in the given range; otherwise a ``ValueError``.
+
+    ``low_open=True`` excludes ``low`` itself (``lr`` must be > 0, not >= 0).
+    """
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
+    if ok:
+        number = float(value)
+        if low is not None and (number < low or (low_open and number == low)):
+            ok = False
+        if high is not None and (number > high or (high_open and number == high)):
+            ok = False
+    if not ok:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high:g}")
+        rule = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
+        hint = f" (e.g. {example})" if example else ""
+        raise ValueError(f"{name} must be {rule}{hint}, got {value!r}")
+    return number
+
+
+def one_of(value: Any, name: str, allowed) -> Any:
+    """``value`` if it is one of ``allowed``; otherwise a ``ValueError`` listing what is allowed."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
+    return value

@@ -1,0 +1,17 @@
+"""Exercises with checkers, in the style of ``q1.check(answer)``, ``q1.hint()``, ``q1.solution()``.
+
+The core (``Exercise``, ``CheckResult``, the registry) is in ``core.py``; each notebook's exercises are in their
+own module, ``nb01.py`` ... In a notebook::
+
+    ex = utils.exercises.exercises_for("01")
+    answer = ...            # the learner replaces ... with their answer
+    ex.q1.check(answer)     # correct / incorrect, with a reason / not yet attempted
+    ex.q1.hint()
+    ex.q1.solution()
+"""
+
+from .core import CheckResult, Exercise, Incorrect, all_exercises, as_number, exercises_for, expect_close, register
+from . import nb01, nb02, nb03, nb04, nb05, nb06  # noqa: E402,F401  (each module registers its exercises)
+
+__all__ = ["CheckResult", "Exercise", "Incorrect", "all_exercises", "as_number", "exercises_for", "expect_close",
+           "register"]

@@ -1,0 +1,211 @@
+"""Exercises of notebook 01: each checker, its hint, its solution, its reference and a typical mistake."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .core import Exercise, Incorrect, as_number, register
+
+def _nb01_train_step(model, x, y, loss_fn, optimizer):
+    """Reference for 01 q1: one optimizer step on the batch (x, y); returns the batch loss as a Python float."""
+    logits = model(x)
+    loss = loss_fn(logits, y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _nb01_train_step_mistake(model, x, y, loss_fn, optimizer):
+    """Typical mistake for 01 q1: no zero_grad (gradients pile up) and the loss tensor returned (graph kept)."""
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def _nb01_check_train_step(answer: Any) -> None:
+    import torch
+    from torch import nn
+
+    if not callable(answer):
+        raise Incorrect("pass the function itself (`answer = train_step`), not the result of calling it.")
+    gen = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(8, 4, generator=gen), torch.randint(0, 3, (8,), generator=gen)) for _ in range(3)]
+    yours, ref = nn.Linear(4, 3), nn.Linear(4, 3)
+    with torch.no_grad():
+        for p in (*yours.parameters(), *ref.parameters()):
+            p.copy_(torch.linspace(-0.5, 0.5, p.numel()).reshape(p.shape))
+    opt_yours = torch.optim.SGD(yours.parameters(), lr=0.5)
+    opt_ref = torch.optim.SGD(ref.parameters(), lr=0.5)
+    loss_fn = nn.CrossEntropyLoss()
+    for i, (x, y) in enumerate(batches, start=1):
+        expected = _nb01_train_step(ref, x, y, loss_fn, opt_ref)
+        before = [p.detach().clone() for p in yours.parameters()]
+        try:
+            got = answer(yours, x, y, loss_fn, opt_yours)
+        except Exception as err:  # the learner's code may fail in any way: report it, don't crash
+            raise Incorrect(f"on batch {i} your function raised {type(err).__name__}: {err}") from None
+        if all(torch.equal(a, b) for a, b in zip(before, yours.parameters(), strict=True)):
+            raise Incorrect("the parameters did not change: the step needs loss.backward() and then optimizer.step().")
+        if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(yours.parameters(), ref.parameters(), strict=True)):
+            if i == 1:
+                raise Incorrect("after one step the parameters differ from forward -> loss -> backward -> step "
+                                "with the optimizer you were given.")
+            raise Incorrect(f"step 1 was right, step {i} was not: the gradients of the earlier batches were still in "
+                            ".grad. Call optimizer.zero_grad() before loss.backward().")
+        if isinstance(got, torch.Tensor):
+            raise Incorrect("you return a tensor (it keeps the whole graph alive): return loss.item(), a Python float.")
+        if not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-5):
+            raise Incorrect(f"return the batch loss computed before the update ({expected:.4f} on batch {i}), "
+                            f"got {got!r}.")
+
+
+register("01", Exercise(
+    name="q1",
+    question="Write train_step(model, x, y, loss_fn, optimizer): one optimizer step on the batch (x, y) that "
+             "returns the batch loss as a Python float.",
+    checker=_nb01_check_train_step,
+    hint_text="Five lines: forward (model(x)), loss (loss_fn(logits, y)), optimizer.zero_grad(), loss.backward(), "
+              "optimizer.step(); then return loss.item().",
+    solution_text="def train_step(model, x, y, loss_fn, optimizer):\n"
+                  "    loss = loss_fn(model(x), y)\n"
+                  "    optimizer.zero_grad()\n"
+                  "    loss.backward()\n"
+                  "    optimizer.step()\n"
+                  "    return loss.item()\n\n"
+                  "answer = train_step",
+    reference=lambda: _nb01_train_step,
+    typical_mistake=lambda: _nb01_train_step_mistake,
+    praise="three steps in a row match torch.optim.SGD exactly, and you hand back a number, not a graph.",
+))
+
+
+def _nb01_evaluate(model, loader, loss_fn, device):
+    """Reference for 01 q2: loss and accuracy averaged over samples, in eval mode, without gradients."""
+    import torch
+
+    model.eval()
+    total_loss, correct, seen = 0.0, 0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            total_loss += loss_fn(logits, y).item() * len(y)
+            correct += (logits.argmax(dim=1) == y).sum().item()
+            seen += len(y)
+    model.train()
+    return total_loss / seen, correct / seen
+
+
+def _nb01_evaluate_mistake(model, loader, loss_fn, device):
+    """Typical mistake for 01 q2: the mean of the batch means (the last, smaller batch weighs as much as a full one)."""
+    import torch
+
+    model.eval()
+    losses, accuracies = [], []
+    with torch.no_grad():
+        for x, y in loader:
+            logits = model(x.to(device))
+            losses.append(loss_fn(logits, y.to(device)).item())
+            accuracies.append((logits.argmax(dim=1) == y.to(device)).float().mean().item())
+    model.train()
+    return sum(losses) / len(losses), sum(accuracies) / len(accuracies)
+
+
+def _nb01_check_evaluate(answer: Any) -> None:
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    from .data import TensorLoader
+    from .training import evaluate
+
+    if not callable(answer):
+        raise Incorrect("pass the function itself (`answer = evaluate`), not the result of calling it.")
+    gen = torch.Generator().manual_seed(3)
+    data = TensorDataset(torch.randn(50, 6, generator=gen), torch.randint(0, 3, (50,), generator=gen))
+    loader = TensorLoader(data, batch_size=16)  # batches of 16, 16, 16 and 2: per-batch means are biased
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 3))
+    loss_fn = nn.CrossEntropyLoss()
+    expected = evaluate(model, loader, loss_fn, torch.device("cpu"))
+    seen = []  # (training mode, gradients on) at every forward pass
+    model.register_forward_hook(lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
+    model.train()
+    try:
+        got = answer(model, loader, loss_fn, torch.device("cpu"))
+    except Exception as err:
+        raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
+    left_in_training_mode = model.training
+    if not seen:
+        raise Incorrect("the model was never called: loop over the loader and compute model(x).")
+    if any(training for training, _ in seen):
+        raise Incorrect("the model was in training mode (dropout on, random numbers): call model.eval() first.")
+    if any(grad for _, grad in seen):
+        raise Incorrect("gradients were being tracked: wrap the loop in `with torch.no_grad():`.")
+    try:
+        loss, accuracy = (float(v) for v in got)
+    except (TypeError, ValueError):
+        raise Incorrect(f"return two numbers, (loss, accuracy); got {got!r}") from None
+    per_batch = _nb01_evaluate_mistake(model, loader, loss_fn, torch.device("cpu"))
+    for name, value, right, wrong in (("loss", loss, expected.loss, per_batch[0]),
+                                      ("accuracy", accuracy, expected.accuracy, per_batch[1])):
+        if math.isclose(value, wrong, rel_tol=1e-6) and not math.isclose(value, right, rel_tol=1e-6):
+            raise Incorrect(f"your {name} is the mean of the batch means; the last batch has 2 samples, not 16. "
+                            "Weight each batch by its size: sum loss.item() * len(y), then divide by the count.")
+        if not math.isclose(value, right, rel_tol=1e-5):
+            raise Incorrect(f"your {name} is {value:.6g}, the per-sample average is {right:.6g}.")
+    if not left_in_training_mode:
+        raise Incorrect("the numbers are right, but the model stayed in eval mode: call model.train() at the end, "
+                        "or the next training epoch runs without dropout.")
+
+
+register("01", Exercise(
+    name="q2",
+    question="Write evaluate(model, loader, loss_fn, device) -> (loss, accuracy), both averaged per sample, "
+             "in eval mode and without gradients, leaving the model in training mode afterwards.",
+    checker=_nb01_check_evaluate,
+    hint_text="model.eval(); with torch.no_grad(): loop over the batches adding loss.item() * len(y) and the number "
+              "of correct predictions; divide both by the number of samples; model.train() at the end.",
+    solution_text="def evaluate(model, loader, loss_fn, device):\n"
+                  "    model.eval()\n"
+                  "    total_loss, correct, seen = 0.0, 0, 0\n"
+                  "    with torch.no_grad():\n"
+                  "        for x, y in loader:\n"
+                  "            x, y = x.to(device), y.to(device)\n"
+                  "            logits = model(x)\n"
+                  "            total_loss += loss_fn(logits, y).item() * len(y)\n"
+                  "            correct += (logits.argmax(dim=1) == y).sum().item()\n"
+                  "            seen += len(y)\n"
+                  "    model.train()\n"
+                  "    return total_loss / seen, correct / seen\n\n"
+                  "answer = evaluate",
+    reference=lambda: _nb01_evaluate,
+    typical_mistake=lambda: _nb01_evaluate_mistake,
+    praise="per-sample averages, dropout off, no graph, and the model is back in training mode.",
+))
+
+
+def _nb01_check_steps(answer: Any) -> None:
+    number = as_number(answer)
+    if not number.is_integer():
+        raise Incorrect(f"{number:g} is not a whole number of steps: every batch, full or not, is one step.")
+    if number == 843:
+        raise Incorrect("843 full batches hold 53,952 images; the last 48 make one more, smaller batch (844).")
+    if number != 844:
+        raise Incorrect(f"{number:g} steps is not it: divide 54,000 by 64 and think about the remainder.")
+
+
+register("01", Exercise(
+    name="q3",
+    question="How many optimizer steps does one epoch over FashionMNIST's 54,000 training images take at "
+             "batch size 64 (utils.TensorLoader keeps the last, smaller batch)?",
+    checker=_nb01_check_steps,
+    hint_text="54,000 / 64 = 843.75: how many batches, counting the last one that is not full?",
+    solution_text="math.ceil(54_000 / 64) = 844: 843 batches of 64 and one of 48. len(loader) says the same.",
+    reference=lambda: 844,
+    typical_mistake=lambda: 843,
+    praise="844 = ceil(54,000 / 64); the last batch holds 48 images, which is why losses are averaged per sample.",
+))

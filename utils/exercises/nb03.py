@@ -1,0 +1,124 @@
+"""Exercises of notebook 03: each checker, its hint, its solution, its reference and a typical mistake."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .core import Exercise, Incorrect, expect_close, register
+
+# q1: a gradient by hand; q2: .grad after two backward calls; q3: sigmoid's local derivative for the Scalar engine.
+_NB03_W, _NB03_B, _NB03_X, _NB03_Y = 0.5, 0.1, 3.0, 2.0  # q1: y_hat = w x + b, L = (y_hat - y)^2
+_NB03_X0 = 3.0  # q2: x = 3, y = x**2 + 2 * x, backward twice
+
+
+def _nb03_number(answer: Any, what: str) -> float:
+    """The answer as a float (a Python number or a one-element tensor), or ``Incorrect``."""
+    try:
+        return float(answer)
+    except (TypeError, ValueError, RuntimeError):
+        raise Incorrect(f"{what} should be a number, got {type(answer).__name__}") from None
+
+
+def _nb03_q1_gradient(chain_rule: bool = True) -> float:
+    """dL/dw for q1; ``chain_rule=False`` stops at dL/dy_hat (the typical slip)."""
+    outer = 2 * (_NB03_W * _NB03_X + _NB03_B - _NB03_Y)  # dL/dy_hat = 2 (y_hat - y)
+    return outer * _NB03_X if chain_rule else outer
+
+
+def _nb03_check_q1(answer: Any) -> None:
+    value = _nb03_number(answer, "dL/dw")
+    right = _nb03_q1_gradient()
+    if math.isclose(value, _nb03_q1_gradient(chain_rule=False), rel_tol=1e-3):
+        raise Incorrect("that is dL/dy_hat (and also dL/db). The chain rule multiplies it by dy_hat/dw = x.")
+    if math.isclose(value, right / 2, rel_tol=1e-3):
+        raise Incorrect("off by a factor of 2: the derivative of u**2 is 2u.")
+    if math.isclose(value, -right, rel_tol=1e-3):
+        raise Incorrect("right size, wrong sign: is the prediction above or below the target?")
+    expect_close(value, right, what="your dL/dw")
+
+
+register("03", Exercise(
+    name="q1",
+    question="y_hat = w*x + b, L = (y_hat - y)**2. For w = 0.5, b = 0.1, x = 3, y = 2, what is dL/dw?",
+    checker=_nb03_check_q1,
+    hint_text="Compute y_hat first. Then dL/dw = dL/dy_hat * dy_hat/dw (chain rule). You can confirm with "
+              "autograd: w = torch.tensor(0.5, requires_grad=True), build L, call L.backward(), read w.grad.",
+    solution_text="y_hat = 0.5 * 3 + 0.1 = 1.6, so y_hat - y = -0.4.\n"
+                  "dL/dy_hat = 2 * (y_hat - y) = -0.8 and dy_hat/dw = x = 3.\n"
+                  "dL/dw = -0.8 * 3 = -2.4\n\n"
+                  "answer = -2.4",
+    reference=_nb03_q1_gradient,
+    typical_mistake=lambda: _nb03_q1_gradient(chain_rule=False),
+    praise="dL/dw = 2 (y_hat - y) * x = -2.4: the outer derivative times the inner one.",
+))
+
+
+def _nb03_q2_grad(backward_calls: int) -> float:
+    """x.grad after ``backward_calls`` forward+backward passes of y = x**2 + 2x at x = 3, never zeroed."""
+    return backward_calls * (2 * _NB03_X0 + 2)
+
+
+def _nb03_check_q2(answer: Any) -> None:
+    value = _nb03_number(answer, "x.grad")
+    if math.isclose(value, _nb03_q2_grad(1), rel_tol=1e-3):
+        raise Incorrect("that is the gradient of one backward call. The second call does not overwrite .grad.")
+    if math.isclose(value, _NB03_X0**2 + 2 * _NB03_X0, rel_tol=1e-3):
+        raise Incorrect("that is the value of y, not its gradient with respect to x.")
+    expect_close(value, _nb03_q2_grad(2), what="your x.grad")
+
+
+register("03", Exercise(
+    name="q2",
+    question="x = torch.tensor(3.0, requires_grad=True); two times: y = x**2 + 2*x; y.backward(). "
+             "What is x.grad afterwards?",
+    checker=_nb03_check_q2,
+    hint_text="dy/dx = 2x + 2. Each loop iteration builds a new graph, so the second backward() is allowed. "
+              "Does it replace .grad or add to it (section 3)?",
+    solution_text="dy/dx = 2x + 2 = 8 at x = 3. backward() adds into .grad and nothing zeroes it in between,\n"
+                  "so after two calls x.grad = 8 + 8 = 16.\n\n"
+                  "answer = 16",
+    reference=lambda: _nb03_q2_grad(2),
+    typical_mistake=lambda: _nb03_q2_grad(1),
+    praise=".grad accumulates: 8 + 8 = 16. That is why training loops call zero_grad().",
+))
+
+
+def _nb03_sigmoid(u: float) -> float:
+    return 1.0 / (1.0 + math.exp(-u))
+
+
+def _nb03_check_q3(answer: Any) -> None:
+    if not callable(answer):
+        raise Incorrect("answer with a function of s, e.g. `answer = lambda s: ...`")
+    for s in (0.1, 0.3, 0.5, 0.8, 0.95):
+        try:
+            got = float(answer(s))
+        except Exception as err:  # the learner's code may fail in any way: report it, don't crash
+            raise Incorrect(f"calling your function with s = {s} raised {type(err).__name__}: {err}") from None
+        if math.isclose(got, s * (1 - s), rel_tol=1e-6, abs_tol=1e-12):
+            continue
+        again = _nb03_sigmoid(s)
+        if math.isclose(got, again * (1 - again), rel_tol=1e-6):
+            raise Incorrect("your function applies the sigmoid again, but s already is the sigmoid's output.")
+        raise Incorrect(f"for s = {s} your function returns {got:.6g}. Differentiate 1 / (1 + exp(-u)) and "
+                        "write the result using s.")
+
+
+register("03", Exercise(
+    name="q3",
+    question="For s = sigmoid(u) = 1 / (1 + exp(-u)), give a function of the output s that returns ds/du.",
+    checker=_nb03_check_q3,
+    hint_text="d/du (1 + e^-u)^-1 = e^-u / (1 + e^-u)^2. Split it into 1 / (1 + e^-u) times e^-u / (1 + e^-u), "
+              "and write both factors with s.",
+    solution_text="ds/du = e^-u / (1 + e^-u)^2 = s * (1 - s), because 1 / (1 + e^-u) = s and e^-u / (1 + e^-u) "
+                  "= 1 - s.\n\n"
+                  "answer = lambda s: s * (1 - s)\n\n"
+                  "# in the engine:\n"
+                  "def sigmoid(self):\n"
+                  "    s = 1 / (1 + math.exp(-self.data))\n"
+                  "    return Scalar(s, (self,), (s * (1 - s),), \"sigmoid\")",
+    reference=lambda: (lambda s: s * (1 - s)),
+    typical_mistake=lambda: (lambda s: _nb03_sigmoid(s) * (1 - _nb03_sigmoid(s))),
+    praise="ds/du = s (1 - s): the backward pass reuses the forward pass's output, no exp needed.",
+))

@@ -1,0 +1,117 @@
+"""Exercises of notebook 05: each checker, its hint, its solution, its reference and a typical mistake."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .core import Exercise, Incorrect, expect_close, register
+
+def _nb05_check_scaled_lr(answer: Any) -> None:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a number (a learning rate), got {type(answer).__name__}") from None
+    if math.isclose(value, 0.05 * math.sqrt(8), rel_tol=0.02):
+        raise Incorrect("that is the square-root rule (lr x sqrt(8)). The linear rule multiplies the learning rate "
+                        "by the same factor as the batch size.")
+    if math.isclose(value, 0.05 / 8, rel_tol=0.02):
+        raise Incorrect("a larger batch gives fewer steps per epoch, so each step must go further, not shorter.")
+    expect_close(value, 0.05 * 512 / 64, what="your learning rate", rel=0.02)
+
+
+register("05", Exercise(
+    name="q1",
+    question="You trained with batch size 64 and learning rate 0.05 (plain SGD). You move to batch size 512. What "
+             "learning rate does the linear scaling rule give?",
+    checker=_nb05_check_scaled_lr,
+    hint_text="One step with a batch k times larger should move the weights about as far as k steps with the "
+              "small batch did. How much larger is 512 than 64?",
+    solution_text="The batch grew by k = 512 / 64 = 8, so the learning rate grows by 8 too:\n\n"
+                  "answer = 0.05 * 512 / 64   # 0.4",
+    reference=lambda: 0.05 * 512 / 64,
+    typical_mistake=lambda: 0.05 * math.sqrt(8),
+    praise="0.4. In practice, start the large learning rate with a short warm-up: the rule holds once training "
+           "has settled, and it breaks down when k x lr passes the stability limit.",
+))
+
+
+def _nb05_check_batch_for_noise(answer: Any) -> None:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        raise Incorrect(f"the answer should be a number (a batch size), got {type(answer).__name__}") from None
+    if math.isclose(value, 128, rel_tol=0.01):
+        raise Incorrect("128 is 4x the batch, which divides the variance by 4 but the spread only by sqrt(4) = 2.")
+    expect_close(value, 512, what="your batch size", rel=0.01)
+
+
+register("05", Exercise(
+    name="q2",
+    question="With batch size 32 the minibatch gradients scatter around the full-batch gradient with a spread "
+             "(root-mean-square distance) of 0.6. Which batch size brings the spread down to 0.15?",
+    checker=_nb05_check_batch_for_noise,
+    hint_text="The spread falls like 1 / sqrt(B). To divide it by 4, by what factor must B grow?",
+    solution_text="0.6 / 0.15 = 4 = sqrt(B / 32), so B = 32 * 4**2:\n\nanswer = 32 * 16   # 512",
+    reference=lambda: 512,
+    typical_mistake=lambda: 128,
+    praise="512: sixteen times the batch (and about sixteen times the computation per step) for a quarter of the "
+           "noise. That is why ever larger batches stop paying off.",
+))
+
+_NB05_CURVES = (
+    ([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.30, 2.30, 2.25, 1.60, 1.10, 9.00]),
+    ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.3, 2.0, 1.2, 0.9, float("nan")]),  # the sweep ended on a NaN
+    ([0.001, 0.01, 0.1], [1.0, 0.5, 0.7]),
+)
+
+
+def _nb05_check_suggest(answer: Any) -> None:
+    from .lr_finder import suggest_lr
+
+    if not callable(answer):
+        raise Incorrect(f"the answer should be a function suggest(lrs, smoothed), got {type(answer).__name__}")
+    for lrs, smoothed in _NB05_CURVES:
+        try:
+            got = float(answer(list(lrs), list(smoothed)))
+        except Exception as err:  # the learner's code failed: say how, do not crash the check
+            raise Incorrect(f"suggest({lrs}, {smoothed}) raised {type(err).__name__}: {err}") from None
+        expected = suggest_lr(lrs, smoothed)
+        if math.isclose(got, expected * 10, rel_tol=1e-6):
+            raise Incorrect(f"for lrs={lrs} you return {got:g}, the learning rate at the lowest loss. "
+                            "There the loss is about to turn up: take a tenth of it.")
+        if not math.isclose(got, expected, rel_tol=1e-6):
+            raise Incorrect(f"for lrs={lrs} and smoothed={smoothed} you return {got:g}; expected {expected:g}. "
+                            "Does your function skip losses that are NaN or infinite?")
+
+
+register("05", Exercise(
+    name="q3",
+    question="Write suggest(lrs, smoothed): the learning rate a range test suggests, a tenth of the learning "
+             "rate at which the smoothed loss is lowest. Ignore losses that are NaN or infinite.",
+    checker=_nb05_check_suggest,
+    hint_text="numpy's argmin finds the position of the smallest value, but a NaN counts as the smallest: replace "
+              "non-finite values by +inf first (np.isfinite, np.where).",
+    solution_text="import numpy as np\n\n"
+                  "def suggest(lrs, smoothed):\n"
+                  "    values = np.asarray(smoothed, dtype=float)\n"
+                  "    values = np.where(np.isfinite(values), values, np.inf)\n"
+                  "    return lrs[int(np.argmin(values))] / 10\n\n"
+                  "answer = suggest   # the same rule as utils.lr_finder.suggest_lr",
+    reference=lambda: _nb05_suggest_reference,
+    typical_mistake=lambda: _nb05_suggest_mistake,
+    praise="your rule agrees with utils.lr_finder.suggest_lr on every test curve.",
+))
+
+
+def _nb05_suggest_reference(lrs, smoothed):
+    import numpy as np
+
+    values = np.asarray(smoothed, dtype=float)
+    return lrs[int(np.argmin(np.where(np.isfinite(values), values, np.inf)))] / 10
+
+
+def _nb05_suggest_mistake(lrs, smoothed):
+    import numpy as np
+
+    return lrs[int(np.argmin(smoothed))]  # the minimum itself, and a NaN wins argmin
