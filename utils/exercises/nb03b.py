@@ -1,0 +1,99 @@
+"""Exercises of notebook 03b (notebooks/03b_initialization.ipynb): each checker, its hint, its solution and a
+typical mistake."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .core import Exercise, Incorrect, as_number, expect_close, register
+
+# q1: Kaiming's std for a ReLU layer of fan-in 512; q2: init_kaiming(model) on every nn.Linear.
+_NB03B_FAN_IN = 512
+
+
+def _nb03b_check_q1(answer: Any) -> None:
+    value = as_number(answer, "sigma")
+    right = math.sqrt(2 / _NB03B_FAN_IN)
+    if math.isclose(value, math.sqrt(1 / _NB03B_FAN_IN), rel_tol=1e-3):
+        raise Incorrect("that is sqrt(1/n), Xavier's scale for square layers: under ReLU it halves the second moment "
+                        "at every layer. ReLU keeps half of E[z^2], so the weights need twice the variance.")
+    if math.isclose(value, 2 / _NB03B_FAN_IN, rel_tol=1e-3):
+        raise Incorrect("that is the variance sigma^2 = 2/n; the question asks for the standard deviation sigma.")
+    expect_close(value, right, what="sigma", rel=1e-2)
+
+
+register("03b", Exercise(
+    name="q1",
+    question="Fan-in 512, followed by a ReLU: which std sigma of normal weights keeps the second moment constant?",
+    checker=_nb03b_check_q1,
+    hint_text="One layer multiplies the second moment by n * sigma^2 * (what the activation keeps). ReLU keeps half. "
+              "Set the product to 1, solve for sigma^2, then take the square root.",
+    explanation="n * sigma^2 / 2 = 1 gives sigma^2 = 2 / n = 2 / 512, so sigma = sqrt(2 / 512) = 0.0625.",
+    solution_code="import math\n\n"
+                  "answer = math.sqrt(2 / 512)   # 0.0625\n",
+    typical_mistake=lambda: math.sqrt(1 / _NB03B_FAN_IN),
+    praise="sigma = sqrt(2/n) = 0.0625: twice Xavier's variance, because ReLU drops half the signal.",
+))
+
+
+def _nb03b_init_mistake(model):
+    """Xavier instead of Kaiming: the right shape of code, the wrong variance for ReLU."""
+    import torch
+    from torch import nn
+
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_normal_(module.weight)
+            with torch.no_grad():
+                module.bias.zero_()
+    return model
+
+
+def _nb03b_check_q2(answer: Any) -> None:
+    import torch
+    from torch import nn
+
+    if not callable(answer):
+        raise Incorrect(f"answer should be a function init_kaiming(model), got {type(answer).__name__}")
+    torch.manual_seed(0)
+    inner = nn.Sequential(nn.Linear(300, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU())
+    model = nn.Sequential(inner, nn.Linear(400, 100))  # nested on purpose: model.modules() finds every layer
+    returned = answer(model)
+    if returned is not model:
+        raise Incorrect("return the model you were given (init_kaiming changes it in place and returns it).")
+    for name, layer in [("inner[0]", inner[0]), ("inner[2]", inner[2]), ("the last layer", model[1])]:
+        expected = math.sqrt(2 / layer.in_features)
+        got = layer.weight.std().item()
+        if math.isclose(got, math.sqrt(1 / layer.in_features), rel_tol=0.05) or math.isclose(
+                got, math.sqrt(2 / (layer.in_features + layer.out_features)), rel_tol=0.05):
+            raise Incorrect(f"{name}: weight std {got:.4f} is Xavier's scale; for ReLU use "
+                            "nn.init.kaiming_normal_(w, nonlinearity='relu'), std sqrt(2 / fan_in).")
+        if math.isclose(got, math.sqrt(2 / layer.out_features), rel_tol=0.05) and layer.in_features != layer.out_features:
+            raise Incorrect(f"{name}: std {got:.4f} uses fan-out; the forward pass needs fan-in (mode='fan_in').")
+        if not math.isclose(got, expected, rel_tol=0.05):
+            raise Incorrect(f"{name}: weight std is {got:.4f}, Kaiming's scheme gives sqrt(2/{layer.in_features}) = "
+                            f"{expected:.4f}. Did you reach every nn.Linear (model.modules())?")
+        if layer.bias.abs().max().item() != 0.0:
+            raise Incorrect(f"{name}: set the bias to 0 (nn.init.zeros_(layer.bias)).")
+
+
+register("03b", Exercise(
+    name="q2",
+    question="Write init_kaiming(model): Kaiming-normal weights for ReLU and zero biases in every nn.Linear; return it.",
+    checker=_nb03b_check_q2,
+    hint_text="for module in model.modules(): if isinstance(module, nn.Linear): nn.init.kaiming_normal_(module.weight, "
+              "nonlinearity='relu'); nn.init.zeros_(module.bias). Then return model.",
+    explanation="model.modules() walks nested containers too. kaiming_normal_ with its default mode='fan_in' draws "
+                "N(0, 2 / fan_in), the scale that keeps a ReLU stack's second moment constant.",
+    solution_code="from torch import nn\n\n\n"
+                  "def init_kaiming(model):\n"
+                  "    for module in model.modules():\n"
+                  "        if isinstance(module, nn.Linear):\n"
+                  "            nn.init.kaiming_normal_(module.weight, nonlinearity=\"relu\")\n"
+                  "            nn.init.zeros_(module.bias)\n"
+                  "    return model\n\n\n"
+                  "answer = init_kaiming\n",
+    typical_mistake=lambda: _nb03b_init_mistake,
+    praise="every Linear layer at std sqrt(2 / fan_in), biases at 0.",
+))
