@@ -9,9 +9,8 @@ the same check then fails: the scenario can see a frozen plot.
 from __future__ import annotations
 
 import pytest
-from notebook_page import NotebookPage, cell_index
-
 from conftest import start_lab, stop_lab
+from notebook_page import NotebookPage, cell_index
 
 NOTEBOOK = "00_start_here.ipynb"
 FREEZE_LIVE_PLOT = """
