@@ -1,4 +1,5 @@
-"""Exercises of notebook 01: each checker, its hint, its solution, its reference and a typical mistake."""
+"""Exercises of notebook 01 (notebooks/01_optimization_loops.ipynb): each checker, its hint, its solution and a
+typical mistake."""
 
 from __future__ import annotations
 
@@ -6,15 +7,6 @@ import math
 from typing import Any
 
 from .core import Exercise, Incorrect, as_number, register
-
-def _nb01_train_step(model, x, y, loss_fn, optimizer):
-    """Reference for 01 q1: one optimizer step on the batch (x, y); returns the batch loss as a Python float."""
-    logits = model(x)
-    loss = loss_fn(logits, y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
 
 
 def _nb01_train_step_mistake(model, x, y, loss_fn, optimizer):
@@ -41,7 +33,11 @@ def _nb01_check_train_step(answer: Any) -> None:
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.5)
     loss_fn = nn.CrossEntropyLoss()
     for i, (x, y) in enumerate(batches, start=1):
-        expected = _nb01_train_step(ref, x, y, loss_fn, opt_ref)
+        ref_loss = loss_fn(ref(x), y)  # the step done right, for comparison
+        opt_ref.zero_grad()
+        ref_loss.backward()
+        opt_ref.step()
+        expected = ref_loss.item()
         before = [p.detach().clone() for p in yours.parameters()]
         try:
             got = answer(yours, x, y, loss_fn, opt_yours)
@@ -56,7 +52,12 @@ def _nb01_check_train_step(answer: Any) -> None:
             raise Incorrect(f"step 1 was right, step {i} was not: the gradients of the earlier batches were still in "
                             ".grad. Call optimizer.zero_grad() before loss.backward().")
         if isinstance(got, torch.Tensor):
-            raise Incorrect("you return a tensor (it keeps the whole graph alive): return loss.item(), a Python float.")
+            if got.requires_grad:
+                raise Incorrect("you return the loss tensor, which still holds its graph (got.grad_fn is not None): "
+                                "a caller that keeps it keeps the whole graph alive. Return loss.item(), a Python "
+                                "float.")
+            raise Incorrect("you return a detached tensor: it holds no graph, so nothing leaks, but it is still a "
+                            "tensor, and the task asks for a Python float: return loss.item().")
         if not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-5):
             raise Incorrect(f"return the batch loss computed before the update ({expected:.4f} on batch {i}), "
                             f"got {got!r}.")
@@ -69,38 +70,22 @@ register("01", Exercise(
     checker=_nb01_check_train_step,
     hint_text="Five lines: forward (model(x)), loss (loss_fn(logits, y)), optimizer.zero_grad(), loss.backward(), "
               "optimizer.step(); then return loss.item().",
-    solution_text="def train_step(model, x, y, loss_fn, optimizer):\n"
+    explanation="Forward, loss, zero the old gradients, backward, step: the five lines of section 2. The loss is "
+                "returned with .item(), a Python float, so the caller keeps no tensor and no graph.",
+    solution_code="def train_step(model, x, y, loss_fn, optimizer):\n"
                   "    loss = loss_fn(model(x), y)\n"
                   "    optimizer.zero_grad()\n"
                   "    loss.backward()\n"
                   "    optimizer.step()\n"
                   "    return loss.item()\n\n"
-                  "answer = train_step",
-    reference=lambda: _nb01_train_step,
+                  "answer = train_step\n",
     typical_mistake=lambda: _nb01_train_step_mistake,
     praise="three steps in a row match torch.optim.SGD exactly, and you hand back a number, not a graph.",
 ))
 
 
-def _nb01_evaluate(model, loader, loss_fn, device):
-    """Reference for 01 q2: loss and accuracy averaged over samples, in eval mode, without gradients."""
-    import torch
-
-    model.eval()
-    total_loss, correct, seen = 0.0, 0, 0
-    with torch.no_grad():
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            logits = model(x)
-            total_loss += loss_fn(logits, y).item() * len(y)
-            correct += (logits.argmax(dim=1) == y).sum().item()
-            seen += len(y)
-    model.train()
-    return total_loss / seen, correct / seen
-
-
-def _nb01_evaluate_mistake(model, loader, loss_fn, device):
-    """Typical mistake for 01 q2: the mean of the batch means (the last, smaller batch weighs as much as a full one)."""
+def _nb01_mean_of_batch_means(model, loader, loss_fn, device):
+    """The mean of the batch means (the last, smaller batch weighs as much as a full one): wrong."""
     import torch
 
     model.eval()
@@ -119,8 +104,8 @@ def _nb01_check_evaluate(answer: Any) -> None:
     from torch import nn
     from torch.utils.data import TensorDataset
 
-    from .data import TensorLoader
-    from .training import evaluate
+    from ..data import TensorLoader
+    from ..training import evaluate
 
     if not callable(answer):
         raise Incorrect("pass the function itself (`answer = evaluate`), not the result of calling it.")
@@ -149,7 +134,7 @@ def _nb01_check_evaluate(answer: Any) -> None:
         loss, accuracy = (float(v) for v in got)
     except (TypeError, ValueError):
         raise Incorrect(f"return two numbers, (loss, accuracy); got {got!r}") from None
-    per_batch = _nb01_evaluate_mistake(model, loader, loss_fn, torch.device("cpu"))
+    per_batch = _nb01_mean_of_batch_means(model, loader, loss_fn, torch.device("cpu"))
     for name, value, right, wrong in (("loss", loss, expected.loss, per_batch[0]),
                                       ("accuracy", accuracy, expected.accuracy, per_batch[1])):
         if math.isclose(value, wrong, rel_tol=1e-6) and not math.isclose(value, right, rel_tol=1e-6):
@@ -169,7 +154,11 @@ register("01", Exercise(
     checker=_nb01_check_evaluate,
     hint_text="model.eval(); with torch.no_grad(): loop over the batches adding loss.item() * len(y) and the number "
               "of correct predictions; divide both by the number of samples; model.train() at the end.",
-    solution_text="def evaluate(model, loader, loss_fn, device):\n"
+    explanation="Each batch's mean loss is weighted by its size, so a smaller last batch counts as much as its "
+                "samples, no more. eval() switches dropout off, no_grad() builds no graph, and train() at the end "
+                "hands the model back ready for the next epoch.",
+    solution_code="import torch\n\n"
+                  "def evaluate(model, loader, loss_fn, device):\n"
                   "    model.eval()\n"
                   "    total_loss, correct, seen = 0.0, 0, 0\n"
                   "    with torch.no_grad():\n"
@@ -181,9 +170,8 @@ register("01", Exercise(
                   "            seen += len(y)\n"
                   "    model.train()\n"
                   "    return total_loss / seen, correct / seen\n\n"
-                  "answer = evaluate",
-    reference=lambda: _nb01_evaluate,
-    typical_mistake=lambda: _nb01_evaluate_mistake,
+                  "answer = evaluate\n",
+    typical_mistake=lambda: _nb01_mean_of_batch_means,
     praise="per-sample averages, dropout off, no graph, and the model is back in training mode.",
 ))
 
@@ -204,8 +192,10 @@ register("01", Exercise(
              "batch size 64 (utils.TensorLoader keeps the last, smaller batch)?",
     checker=_nb01_check_steps,
     hint_text="54,000 / 64 = 843.75: how many batches, counting the last one that is not full?",
-    solution_text="math.ceil(54_000 / 64) = 844: 843 batches of 64 and one of 48. len(loader) says the same.",
-    reference=lambda: 844,
+    explanation="843 batches of 64 hold 53,952 images; the last 48 make one more, smaller batch, and every batch "
+                "is one step. len(loader) says the same.",
+    solution_code="import math\n\n"
+                  "answer = math.ceil(54_000 / 64)   # 844\n",
     typical_mistake=lambda: 843,
     praise="844 = ceil(54,000 / 64); the last batch holds 48 images, which is why losses are averaged per sample.",
 ))

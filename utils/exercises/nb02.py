@@ -1,17 +1,13 @@
-"""Exercises of notebook 02: each checker, its hint, its solution, its reference and a typical mistake."""
+"""Exercises of notebook 02 (notebooks/02_loss_functions.ipynb): each checker, its hint, its solution and a
+typical mistake."""
 
 from __future__ import annotations
 
 import math
+import unittest.mock
 from typing import Any
 
 from .core import Exercise, Incorrect, as_number, expect_close, register
-
-def _nb02_stable_cross_entropy(logits, targets):
-    """Reference for 02 q1: log-sum-exp minus the correct logit, averaged over samples."""
-    import torch
-
-    return (torch.logsumexp(logits, dim=1) - logits.gather(1, targets.unsqueeze(1)).squeeze(1)).mean()
 
 
 def _nb02_naive_cross_entropy(logits, targets):
@@ -35,12 +31,23 @@ def _nb02_check_cross_entropy(answer: Any) -> None:
         ("5 samples, 10 classes", 3 * torch.randn(5, 10, generator=gen), torch.tensor([9, 0, 4, 4, 7])),
         ("huge logits (around 1000)", torch.tensor([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 995.0]]), torch.tensor([2, 2])),
     ]
+    library_calls = []  # F.cross_entropy (nn.CrossEntropyLoss calls it too) is what the task forbids
+    library = F.cross_entropy
+
+    def recording_cross_entropy(*args, **kwargs):
+        library_calls.append(1)
+        return library(*args, **kwargs)
+
     for what, logits, targets in cases:
         logits = logits.clone().requires_grad_()
         try:
-            got = answer(logits, targets.clone())
+            with unittest.mock.patch.object(F, "cross_entropy", recording_cross_entropy):
+                got = answer(logits, targets.clone())
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on {what} your function raised {type(err).__name__}: {err}") from None
+        if library_calls:
+            raise Incorrect("your function calls F.cross_entropy (or nn.CrossEntropyLoss, which calls it): the task "
+                            "is to write it yourself, from torch.logsumexp and indexing.")
         if not isinstance(got, torch.Tensor) or got.numel() != 1:
             raise Incorrect("return one number as a tensor (the mean over the samples), e.g. `losses.mean()`.")
         if not got.requires_grad:
@@ -61,11 +68,14 @@ register("02", Exercise(
     checker=_nb02_check_cross_entropy,
     hint_text="The loss of one sample is log(sum_k exp(z_k)) - z_y. torch.logsumexp(logits, dim=1) computes the "
               "first term stably; logits[torch.arange(N), targets] picks z_y.",
-    solution_text="def my_cross_entropy(logits, targets):\n"
+    explanation="The loss of one sample is log(sum_k exp(z_k)) - z_y. torch.logsumexp subtracts the largest logit "
+                "before exponentiating, so nothing overflows; indexing picks each sample's correct logit z_y; "
+                "mean() averages over the samples, as reduction='mean' does.",
+    solution_code="import torch\n\n"
+                  "def my_cross_entropy(logits, targets):\n"
                   "    correct = logits[torch.arange(len(targets)), targets]\n"
                   "    return (torch.logsumexp(logits, dim=1) - correct).mean()\n\n"
-                  "answer = my_cross_entropy",
-    reference=lambda: _nb02_stable_cross_entropy,
+                  "answer = my_cross_entropy\n",
     typical_mistake=lambda: _nb02_naive_cross_entropy,
     praise="your cross-entropy matches nn.CrossEntropyLoss, lets gradients through and survives huge logits.",
 ))
@@ -99,9 +109,13 @@ register("02", Exercise(
     checker=_nb02_check_weighted_mean,
     hint_text="Each loss is multiplied by the weight of its sample's class; 'mean' then divides by the sum of "
               "those weights, not by the number of samples.",
-    solution_text="w = [1.0, 4.0, 4.0, 1.0]  (the weight of each sample's class)\n"
-                  "(1.0*0.2 + 4.0*1.0 + 4.0*2.0 + 1.0*0.4) / (1.0 + 4.0 + 4.0 + 1.0) = 12.6 / 10 = 1.26",
-    reference=lambda: _nb02_weighted(divide_by_samples=False),
+    explanation="Each loss is multiplied by the weight of its sample's class, and 'mean' divides by the sum of "
+                "those weights: (1.0*0.2 + 4.0*1.0 + 4.0*2.0 + 1.0*0.4) / (1.0 + 4.0 + 4.0 + 1.0) = 12.6 / 10.",
+    solution_code="losses = [0.2, 1.0, 2.0, 0.4]\n"
+                  "classes = [0, 1, 1, 0]\n"
+                  "class_weights = [1.0, 4.0]\n"
+                  "w = [class_weights[c] for c in classes]   # [1.0, 4.0, 4.0, 1.0]\n"
+                  "answer = sum(wi * li for wi, li in zip(w, losses)) / sum(w)   # 12.6 / 10 = 1.26\n",
     typical_mistake=lambda: _nb02_weighted(divide_by_samples=True),
     praise="1.26: the weights' sum is the denominator, so uniform weights change nothing.",
 ))
@@ -114,7 +128,7 @@ _NB02_TASKS = {
 }
 _NB02_ACCEPTED = {
     "price": {"MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"},
-    "spam": {"BCEWithLogitsLoss"},
+    "spam": {"BCEWithLogitsLoss", "CrossEntropyLoss"},  # one logit with BCE, or two logits with softmax CE
     "tags": {"BCEWithLogitsLoss"},
     "digit": {"CrossEntropyLoss"},
 }
@@ -159,14 +173,17 @@ register("02", Exercise(
              + "; ".join(f"{k!r}: {v}" for k, v in _NB02_TASKS.items()) + ". Answer with a dict of loss classes.",
     checker=_nb02_check_loss_choice,
     hint_text="Ask: is the output a number, one yes/no, several independent yes/no, or exactly one of C classes?",
-    solution_text="answer = {\n"
+    explanation="A real number: a regression loss. One yes/no question: BCEWithLogitsLoss on one logit, or "
+                "equally CrossEntropyLoss on two logits (section 4 shows the two are the same loss). Several "
+                "independent yes/no questions: BCEWithLogitsLoss, one logit each. Exactly one of C classes: "
+                "CrossEntropyLoss.",
+    solution_code="from torch import nn\n\n"
+                  "answer = {\n"
                   "    'price': nn.HuberLoss,          # or MSELoss / L1Loss: a real number\n"
-                  "    'spam': nn.BCEWithLogitsLoss,   # one yes/no question, one logit\n"
+                  "    'spam': nn.BCEWithLogitsLoss,   # one yes/no question, one logit (or CrossEntropyLoss, 2 logits)\n"
                   "    'tags': nn.BCEWithLogitsLoss,   # 20 independent yes/no questions, 20 logits\n"
                   "    'digit': nn.CrossEntropyLoss,   # exactly one of 10 classes, 10 logits\n"
-                  "}",
-    reference=lambda: {"price": "MSELoss", "spam": "BCEWithLogitsLoss", "tags": "BCEWithLogitsLoss",
-                       "digit": "CrossEntropyLoss"},
+                  "}\n",
     typical_mistake=lambda: {"price": "MSELoss", "spam": "BCEWithLogitsLoss", "tags": "BCEWithLogitsLoss",
                              "digit": "BCEWithLogitsLoss"},
     praise="each task got the loss that matches what its output means.",
@@ -187,9 +204,10 @@ register("02", Exercise(
              "one-hot targets. About which loss does it start at? Give a number.",
     checker=_nb02_check_bce_start,
     hint_text="sigmoid(0) = 0.5. Every one of the N x 10 entries, target 1 or 0, then costs the same.",
-    solution_text="Each entry costs -log(0.5) = ln 2, whatever its target, and the mean of equal numbers is that "
-                  "number: about 0.693 (the notebook checks it on a fresh utils.MLP).\n\nanswer = math.log(2)",
-    reference=lambda: math.log(2),
+    explanation="Each entry costs -log(0.5) = ln 2, whatever its target, and the mean of equal numbers is that "
+                "number: about 0.693 (the notebook checks it on a fresh utils.MLP).",
+    solution_code="import math\n\n"
+                  "answer = math.log(2)   # about 0.693\n",
     typical_mistake=lambda: math.log(10),
     praise="ln 2: with BCE, every output is its own coin flip at the start.",
 ))

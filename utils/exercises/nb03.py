@@ -1,4 +1,5 @@
-"""Exercises of notebook 03: each checker, its hint, its solution, its reference and a typical mistake."""
+"""Exercises of notebook 03 (notebooks/03_autograd.ipynb): each checker, its hint, its solution and a typical
+mistake."""
 
 from __future__ import annotations
 
@@ -44,11 +45,14 @@ register("03", Exercise(
     checker=_nb03_check_q1,
     hint_text="Compute y_hat first. Then dL/dw = dL/dy_hat * dy_hat/dw (chain rule). You can confirm with "
               "autograd: w = torch.tensor(0.5, requires_grad=True), build L, call L.backward(), read w.grad.",
-    solution_text="y_hat = 0.5 * 3 + 0.1 = 1.6, so y_hat - y = -0.4.\n"
-                  "dL/dy_hat = 2 * (y_hat - y) = -0.8 and dy_hat/dw = x = 3.\n"
-                  "dL/dw = -0.8 * 3 = -2.4\n\n"
-                  "answer = -2.4",
-    reference=_nb03_q1_gradient,
+    explanation="y_hat = 0.5 * 3 + 0.1 = 1.6, so y_hat - y = -0.4. dL/dy_hat = 2 * (y_hat - y) = -0.8 and "
+                "dy_hat/dw = x = 3, so dL/dw = -0.8 * 3 = -2.4. The code lets autograd confirm it.",
+    solution_code="import torch\n\n"
+                  "w = torch.tensor(0.5, requires_grad=True)\n"
+                  "b, x, y = 0.1, 3.0, 2.0\n"
+                  "L = (w * x + b - y) ** 2\n"
+                  "L.backward()\n"
+                  "answer = w.grad.item()   # -2.4 = 2 * (1.6 - 2) * 3\n",
     typical_mistake=lambda: _nb03_q1_gradient(chain_rule=False),
     praise="dL/dw = 2 (y_hat - y) * x = -2.4: the outer derivative times the inner one.",
 ))
@@ -75,10 +79,14 @@ register("03", Exercise(
     checker=_nb03_check_q2,
     hint_text="dy/dx = 2x + 2. Each loop iteration builds a new graph, so the second backward() is allowed. "
               "Does it replace .grad or add to it (section 3)?",
-    solution_text="dy/dx = 2x + 2 = 8 at x = 3. backward() adds into .grad and nothing zeroes it in between,\n"
-                  "so after two calls x.grad = 8 + 8 = 16.\n\n"
-                  "answer = 16",
-    reference=lambda: _nb03_q2_grad(2),
+    explanation="dy/dx = 2x + 2 = 8 at x = 3. backward() adds into .grad and nothing zeroes it in between, so "
+                "after two calls x.grad = 8 + 8 = 16.",
+    solution_code="import torch\n\n"
+                  "x = torch.tensor(3.0, requires_grad=True)\n"
+                  "for _ in range(2):\n"
+                  "    y = x**2 + 2 * x\n"
+                  "    y.backward()\n"
+                  "answer = x.grad.item()   # 8 + 8 = 16\n",
     typical_mistake=lambda: _nb03_q2_grad(1),
     praise=".grad accumulates: 8 + 8 = 16. That is why training loops call zero_grad().",
 ))
@@ -111,14 +119,10 @@ register("03", Exercise(
     checker=_nb03_check_q3,
     hint_text="d/du (1 + e^-u)^-1 = e^-u / (1 + e^-u)^2. Split it into 1 / (1 + e^-u) times e^-u / (1 + e^-u), "
               "and write both factors with s.",
-    solution_text="ds/du = e^-u / (1 + e^-u)^2 = s * (1 - s), because 1 / (1 + e^-u) = s and e^-u / (1 + e^-u) "
-                  "= 1 - s.\n\n"
-                  "answer = lambda s: s * (1 - s)\n\n"
-                  "# in the engine:\n"
-                  "def sigmoid(self):\n"
-                  "    s = 1 / (1 + math.exp(-self.data))\n"
-                  "    return Scalar(s, (self,), (s * (1 - s),), \"sigmoid\")",
-    reference=lambda: (lambda s: s * (1 - s)),
+    explanation="ds/du = e^-u / (1 + e^-u)^2 = s * (1 - s), because 1 / (1 + e^-u) = s and e^-u / (1 + e^-u) "
+                "= 1 - s. In the notebook's engine: def sigmoid(self): s = 1 / (1 + math.exp(-self.data)); "
+                "return Scalar(s, (self,), (s * (1 - s),), \"sigmoid\").",
+    solution_code="answer = lambda s: s * (1 - s)\n",
     typical_mistake=lambda: (lambda s: _nb03_sigmoid(s) * (1 - _nb03_sigmoid(s))),
     praise="ds/du = s (1 - s): the backward pass reuses the forward pass's output, no exp needed.",
 ))
