@@ -18,7 +18,7 @@ def test_checker_accepts_reference_and_rejects_typical_mistake(notebook, exercis
 
 
 def test_every_notebook_has_two_exercises():
-    for notebook in ("01", "02", "03", "04", "05", "06"):
+    for notebook in ("01", "02", "03", "04", "05", "06", "07"):
         assert len(vars(exercises_for(notebook))) >= 2, f"notebook {notebook} needs at least two exercises"
 
 

@@ -10,8 +10,8 @@ own module, ``nb01.py`` ... In a notebook::
     ex.q1.solution()
 """
 
+from . import nb01, nb02, nb03, nb03b, nb04, nb05, nb05b, nb06, nb07  # noqa: E402,F401  (each module registers its exercises)
 from .core import CheckResult, Exercise, Incorrect, all_exercises, as_number, exercises_for, expect_close, register
-from . import nb01, nb02, nb03, nb04, nb05, nb06  # noqa: E402,F401  (each module registers its exercises)
 
 __all__ = ["CheckResult", "Exercise", "Incorrect", "all_exercises", "as_number", "exercises_for", "expect_close",
            "register"]

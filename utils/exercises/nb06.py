@@ -1,4 +1,4 @@
-"""Exercises of notebook 06: each checker, its hint, its solution, its reference and a typical mistake."""
+"""Exercises of notebook 06 (notebooks/06_putting_it_all_together.ipynb): checkers, hints, solutions, mistakes."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ from typing import Any
 from .core import Exercise, Incorrect, expect_close, register
 
 _NB06_CONFUSION = [[50, 3, 2], [10, 30, 0], [5, 5, 10]]  # rows: true class, columns: predicted class
-
-
-def _nb06_per_class_accuracy(confusion):
-    """Reference for 06 q1: for every true class (row), the correct count (diagonal) over the row's total."""
-    import torch
-
-    confusion = torch.as_tensor(confusion, dtype=torch.float64)
-    return confusion.diagonal() / confusion.sum(dim=1)
 
 
 def _nb06_per_class_accuracy_mistake(confusion):
@@ -68,28 +60,20 @@ register("06", Exercise(
     checker=_nb06_check_per_class_accuracy,
     hint_text="Row c holds every sample whose true class is c; its diagonal entry confusion[c, c] counts the ones "
               "predicted correctly. confusion.diagonal() and confusion.sum(dim=1) do it for all rows at once.",
-    solution_text="def per_class_accuracy(confusion):\n"
+    solution_code="def per_class_accuracy(confusion):\n"
                   "    confusion = confusion.double()\n"
-                  "    return confusion.diagonal() / confusion.sum(dim=1)\n\n"
-                  "answer = per_class_accuracy   # the same as utils.evaluation.per_class_accuracy",
-    reference=lambda: _nb06_per_class_accuracy,
+                  "    return confusion.diagonal() / confusion.sum(dim=1)   # correct in row c / samples in row c\n\n\n"
+                  "answer = per_class_accuracy   # the same as utils.evaluation.per_class_accuracy\n",
+    explanation="Row c holds every sample whose true class is c; its diagonal entry counts those predicted "
+                "correctly. Divide each diagonal entry by its row's total.",
     typical_mistake=lambda: _nb06_per_class_accuracy_mistake,
     praise="diagonal over row sums: the share of each true class that the model gets right.",
 ))
 
 
-def _nb06_restore_for_inference(path, build_model):
-    """Reference for 06 q2: a fresh model, the checkpoint's weights (weights_only=True), eval mode."""
-    from .training import load_checkpoint
-
-    model = build_model()
-    load_checkpoint(path, model)  # torch.load(path, weights_only=True) inside
-    return model.eval()
-
-
 def _nb06_restore_for_inference_mistake(path, build_model):
     """Typical mistake for 06 q2: the weights are loaded, but the model is left in training mode."""
-    from .training import load_checkpoint
+    from .. import load_checkpoint
 
     model = build_model()
     load_checkpoint(path, model)
@@ -103,8 +87,7 @@ def _nb06_check_restore_for_inference(answer: Any) -> None:
     import torch
     from torch import nn
 
-    from .models import MLP
-    from .training import save_checkpoint
+    from .. import MLP, save_checkpoint
 
     if not callable(answer):
         raise Incorrect("pass the function itself (`answer = restore_for_inference`), not the result of calling it.")
@@ -137,6 +120,10 @@ def _nb06_check_restore_for_inference(answer: Any) -> None:
     if False in load_calls:
         raise Incorrect("you called torch.load(..., weights_only=False): that runs whatever code the file contains. "
                         "A checkpoint of weights loads with weights_only=True (utils.load_checkpoint does that).")
+    if None in load_calls:
+        raise Incorrect("you called torch.load without weights_only=True. Its default is weights_only=False up to "
+                        "torch 2.5 (requirements.txt allows torch 2.3 and later), where loading runs whatever code "
+                        "the file contains: pass weights_only=True, or use utils.load_checkpoint.")
     if not isinstance(got, nn.Module):
         raise Incorrect(f"return the model, ready to predict; got {type(got).__name__}.")
     want = trained.state_dict()
@@ -159,12 +146,15 @@ register("06", Exercise(
     checker=_nb06_check_restore_for_inference,
     hint_text="Three steps: model = build_model(); utils.load_checkpoint(path, model) (it uses weights_only=True); "
               "and one more call, because the model has dropout and predictions must not be random.",
-    solution_text="def restore_for_inference(path, build_model):\n"
+    solution_code="import utils\n\n\n"
+                  "def restore_for_inference(path, build_model):\n"
                   "    model = build_model()\n"
                   "    utils.load_checkpoint(path, model)   # torch.load(path, weights_only=True) inside\n"
-                  "    return model.eval()                  # dropout off: the same input, the same prediction\n\n"
-                  "answer = restore_for_inference",
-    reference=lambda: _nb06_restore_for_inference,
+                  "    return model.eval()                  # dropout off: the same input, the same prediction\n\n\n"
+                  "answer = restore_for_inference\n",
+    explanation="A fresh model, the checkpoint's weights loaded without running code from the file "
+                "(weights_only=True, which utils.load_checkpoint passes), and eval mode so that dropout is off. "
+                "By hand: model.load_state_dict(torch.load(path, weights_only=True)['model']).",
     typical_mistake=lambda: _nb06_restore_for_inference_mistake,
     praise="the checkpoint's weights, loaded without running code from the file, in eval mode: ready to predict.",
 ))
@@ -201,9 +191,10 @@ register("06", Exercise(
     checker=_nb06_check_onecycle_steps,
     hint_text="fit steps the scheduler once per optimizer step, and there is one optimizer step per batch. "
               "Batches per epoch: 20,000 / 128, rounded up. Then multiply by the number of epochs.",
-    solution_text="answer = 5 * math.ceil(20_000 / 128)   # 5 * 157 = 785; in general epochs * len(train_loader)\n"
-                  "# One step short and OneCycleLR raises 'Tried to step ... times' in the last batch.",
-    reference=lambda: 5 * math.ceil(20_000 / 128),
+    solution_code="import math\n\n"
+                  "answer = 5 * math.ceil(20_000 / 128)   # 5 * 157 = 785; in general epochs * len(train_loader)\n",
+    explanation="fit steps the scheduler once per batch; an epoch has ceil(20,000 / 128) = 157 batches (the last "
+                "one smaller). One step short and OneCycleLR raises 'Tried to step ... times' in the last batch.",
     typical_mistake=lambda: 5 * (20_000 // 128),
     praise="epochs * len(train_loader): the schedule ends exactly with the last batch.",
 ))
