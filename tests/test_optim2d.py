@@ -152,6 +152,23 @@ def test_tune_lr_keeps_the_best_and_counts_divergence_as_inf():
         optim2d.tune_lr("quadratic", "sgd", [])
 
 
+def test_tune_lr_never_returns_a_diverged_rate():
+    # reliability review 3.9: every rate diverges -> it used to return 10.0 as "best"
+    with pytest.raises(ValueError, match="every learning rate tried diverged"):
+        optim2d.tune_lr("quadratic", "sgd", [10, 100])
+    best, results = optim2d.tune_lr("quadratic", "sgd", [0.1, 1e-3, 10], steps=50)  # only 1e-3 converges
+    assert best == 1e-3 and results[0.1] == math.inf and results[10.0] == math.inf
+
+
+@pytest.mark.parametrize("function", ["rosenbrock", "quadratic", "beale"])
+def test_race_runs_at_momentum_zero(function):
+    # reliability review 3.5: torch refuses Nesterov with momentum 0; at 0 both momentum kinds are plain SGD
+    result = optim2d.race(function, momentum=0.0, steps=30)
+    sgd = result.trajectories["sgd"].points
+    assert np.allclose(result.trajectories["momentum"].points, sgd)
+    assert np.allclose(result.trajectories["nesterov"].points, sgd)
+
+
 def test_plot_race_draws_every_path():
     result = optim2d.race("rosenbrock", steps=20, optimizers=("sgd", "adam"))
     fig = optim2d.plot_race(result, title="test")
@@ -160,6 +177,21 @@ def test_plot_race_draws_every_path():
     assert ax_map.get_title() == "test"
     assert [line.get_label() for line in ax_loss.get_lines()][0].startswith("sgd (lr=0.001")
     assert len(ax_loss.get_lines()) == 2
+
+
+def test_plot_race_tells_divergence_and_uses_distinct_styles():
+    result = optim2d.race("rosenbrock", lr=0.05, steps=50)  # the SGD family diverges at this rate
+    assert optim2d.diverged_names(result) == ["sgd", "momentum", "nesterov"]
+    fig = optim2d.plot_race(result)
+    ax_loss = fig.axes[1]
+    assert "diverged: sgd, momentum, nesterov" in ax_loss.get_title()
+    lines = ax_loss.get_lines()
+    assert len({line.get_linestyle() for line in lines}) == len(lines)  # not colour alone
+    assert len({line.get_color() for line in lines}) == len(lines)
+    assert ax_loss.get_legend().get_texts()[0].get_fontsize() >= 9
+    status = optim2d.status_line(result)
+    assert "diverged" in status and "nesterov" in status and "adam" in status
+    assert "every path diverged" in optim2d.status_line(optim2d.race("quadratic", lr=1.0, optimizers=("sgd",)))
 
 
 # ----------------------------------------------------------------------------------------------- the widget
@@ -191,6 +223,56 @@ def test_widget_sliders_rerun_the_race():
     assert "lowest final loss" in explorer.status.value
 
 
+def test_widget_every_slider_at_both_ends():
+    """Each slider driven to its minimum and maximum: no exception escapes, the state stays consistent.
+
+    Reliability review 3.5: momentum's minimum 0.0 used to crash the Nesterov racer inside the callback.
+    """
+    explorer = optim2d.race_explorer("rosenbrock")
+    # steps first, max then min, so the other sliders' races are short (10 steps)
+    for slider in (explorer.steps, explorer.lr, explorer.adaptive_lr, explorer.momentum):
+        for end in ((slider.max, slider.min) if slider is explorer.steps else (slider.min, slider.max)):
+            before = explorer.updates
+            if slider is explorer.lr or slider is explorer.adaptive_lr:
+                end = slider.base ** end  # log sliders: min/max are exponents
+            slider.value = end
+            assert explorer.error is None, explorer.error
+            assert explorer.updates == before + 1
+            settings = {name: t.settings for name, t in explorer.race.trajectories.items()}
+            assert settings["sgd"]["lr"] == pytest.approx(explorer.lr.value)
+            assert settings["adam"]["lr"] == pytest.approx(explorer.adaptive_lr.value)
+            assert settings["nesterov"]["momentum"] == pytest.approx(explorer.momentum.value)
+            assert "lowest final loss" in explorer.status.value or "every path diverged" in explorer.status.value
+    explorer.reset.click()
+    assert explorer.error is None and explorer.steps.value == optim2d.FUNCTIONS["rosenbrock"].steps
+
+
+def test_widget_callback_shows_an_error_instead_of_raising(monkeypatch):
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum"))
+    kept_race, kept_image, updates = explorer.race, explorer.image.value, explorer.updates
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(optim2d, "race", broken)
+    explorer.lr.value = 0.01  # the callback must not raise
+    assert explorer.error == "RuntimeError: boom"
+    assert "Could not run the race" in explorer.status.value and "firebrick" in explorer.status.value
+    assert explorer.race is kept_race and explorer.image.value == kept_image and explorer.updates == updates
+    explorer.function.value = "beale"  # the dropdown's callback too
+    assert "boom" in explorer.status.value
+    monkeypatch.undo()
+    explorer.lr.value = float("nan")  # review 3.6: not reachable from the UI, but must not escape either
+    assert "lr must be" in explorer.error and explorer.race is kept_race
+    explorer.lr.value = 0.02
+    assert explorer.error is None and explorer.updates == updates + 1 and "lowest final loss" in explorer.status.value
+
+
+def test_widget_reset_button_label_fits():
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd",))
+    assert explorer.reset.layout.width == "240px"  # wide enough for "reset to suggested values" (was cut off)
+
+
 def test_widget_function_change_resets_the_sliders_and_draws_once():
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "adam"))
     explorer.lr.value = 1e-4
@@ -208,7 +290,7 @@ def test_widget_function_change_resets_the_sliders_and_draws_once():
 
 
 # ----------------------------------------------------------------------------------------------- notebook 04 exercises
-@pytest.mark.parametrize("name", ["q1", "q2", "q3"])
+@pytest.mark.parametrize("name", ["q1", "q2", "q3", "q4", "q5"])
 def test_exercises_accept_the_reference_and_reject_the_typical_mistake(name):
     exercise = getattr(exercises_for("04"), name)
     assert exercise.check(exercise.reference()).correct
@@ -235,3 +317,52 @@ def test_adagrad_checker_reports_a_broken_class():
     assert ex.q2.check(Broken([], lr=0.1)).status == "incorrect"  # an instance, not the class
     assert ex.q1.check("fast").status == "incorrect"
     assert ex.q3.check(0.5).status == "incorrect"
+
+
+def test_stability_limit_checker_wants_the_limit_itself():
+    q1 = exercises_for("04").q1
+    assert q1.check(2 / 80).correct and q1.check(0.025).correct
+    for wrong, reason in ((2 / 40, "SECOND derivative"), (2 / 6, "flat direction"), (1 / 80, "one step"),
+                          (0.0249, "limit itself"), (0.0251, "diverges"), (-1, "> 0")):
+        result = q1.check(wrong)
+        assert result.status == "incorrect" and reason in result.message, (wrong, result)
+
+
+def test_q1_answer_is_not_printed_by_the_notebook_before_the_exercise():
+    # the notebook's worked example is the quadratic of curvatures 1 and 50 (limit 2/50); q1 asks about 6 and 80
+    import json
+    from pathlib import Path
+
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / "04_optimizers.ipynb").read_text())["cells"]
+    before = "".join("".join(c["source"]) for c in cells[: next(i for i, c in enumerate(cells)
+                                                                 if "## Exercises" in "".join(c["source"]))])
+    assert "2 / 80" not in before and "0.025 is the limit" not in before
+
+
+def test_momentum_tuning_checker_catches_the_unsquared_rate_and_the_plain_gd_rate():
+    q4 = exercises_for("04").q4
+    root = math.sqrt(50)
+    assert "convergence RATE" in q4.check(lambda mu, L: ((2 / (1 + math.sqrt(L))) ** 2, (root - 1) / (root + 1))).message
+    best_beta = ((root - 1) / (root + 1)) ** 2
+    assert "WITHOUT momentum" in q4.check(lambda mu, L: (2 / (mu + L), best_beta)).message
+    assert q4.check(42).status == "incorrect"
+
+
+def test_tuned_momentum_really_contracts_as_predicted():
+    """The q4 answer, run on the race quadratic (curvatures 1, 50): the measured contraction per step is the predicted."""
+    lr, beta = exercises_for("04").q4.reference()(1.0, 50.0)
+    path = optim2d.trajectory("quadratic", optim2d.optimizer_factory("momentum", lr, beta), steps=200)
+    distance = np.linalg.norm(path.points, axis=1)
+    root = math.sqrt(50)
+    assert (distance[200] / distance[100]) ** (1 / 100) == pytest.approx((root - 1) / (root + 1), rel=0.01)
+
+
+def test_noise_floor_answer_matches_a_simulation():
+    floor = exercises_for("04").q5.reference()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(20000, dtype=torch.float64)
+    lr, curvature, var = 0.3, 2.0, 0.5
+    for _ in range(300):
+        x = x - lr * (curvature * x + math.sqrt(var) * torch.randn(20000, generator=gen, dtype=torch.float64))
+    assert (x**2).mean().item() == pytest.approx(floor(lr, curvature, var), rel=0.05)
+    assert "small-lr approximation" in exercises_for("04").q5.check(lambda a, b, c: a * c / (2 * b)).message

@@ -3,9 +3,9 @@
 Explained in notebooks/04_optimizers.ipynb. With two parameters the whole loss surface fits on one
 picture, so what an optimizer does with its gradients can be watched step by step:
 
-    race = race("rosenbrock", lr=1e-3, momentum=0.9)   # plain function: trajectories of several optimizers
-    plot_race(race)                                      # contour plot with the paths, and loss per step
-    race_explorer().widget                               # the same, with sliders (a thin layer over race)
+    result = race("rosenbrock", lr=1e-3, momentum=0.9)   # plain function: trajectories of several optimizers
+    plot_race(result)                                      # contour plot with the paths, and loss per step
+    race_explorer().widget                                 # the same, with sliders (a thin layer over race)
 
 The optimizers are ordinary ``torch.optim`` optimizers (built by name with ``utils.make_optimizer``) or
 any factory ``params -> optimizer``, so hand-written optimizers can race too.
@@ -13,6 +13,7 @@ any factory ``params -> optimizer``, so hand-written optimizers can race too.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 ADAPTIVE = ("rmsprop", "adam", "adamw")  # optimizers that divide by a running gradient scale
 DEFAULT_RACERS = ("sgd", "momentum", "nesterov", "adam")
 DIVERGED_LOSS = 1e12  # a path whose loss passes this (or stops being finite) is declared diverged
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies) and a line style per path, so
+# paths differ by more than colour.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 # ----------------------------------------------------------------------------------------------- test functions
@@ -167,11 +173,17 @@ def trajectory(function: str | TestFunction, make: OptimizerFactory, steps: int,
 
 
 def optimizer_factory(name: str, lr: float, momentum: float = 0.9) -> OptimizerFactory:
-    """``params -> torch.optim optimizer`` for one of ``utils.training.OPTIMIZERS`` (via ``make_optimizer``)."""
+    """``params -> torch.optim optimizer`` for one of ``utils.training.OPTIMIZERS`` (via ``make_optimizer``).
+
+    Momentum 0 turns ``momentum`` and ``nesterov`` into plain SGD (the same update). For ``nesterov`` that
+    is built as plain SGD, because ``torch.optim.SGD(nesterov=True)`` refuses momentum 0.
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     check_lr(lr)
     _check_momentum(momentum)
+    if name == "nesterov" and momentum == 0:
+        name = "sgd"  # Nesterov with momentum 0 is plain SGD: p -= lr * (g + 0 * v)
     return lambda params: make_optimizer(name, params, lr, momentum=momentum)
 
 
@@ -235,9 +247,11 @@ def tune_lr(function: str | TestFunction, optimizer: str, lrs: Sequence[float] |
             steps: int | None = None, momentum: float = 0.9) -> tuple[float, dict[float, float]]:
     """Try every learning rate in ``lrs`` (default: 1e-5 ... 1 on a log grid) and keep the best.
 
-    Best means the lowest final loss after ``steps`` steps (diverged runs count as ``inf``). Returns the
-    best learning rate and the final loss of each one tried. A fair comparison of optimizers gives each
-    one its own tuned learning rate.
+    Best means the lowest final loss after ``steps`` steps among the runs that did not diverge (a diverged
+    run is recorded as ``inf`` and is never best). Returns the best learning rate and the final loss of
+    each one tried; raises ``ValueError`` if every learning rate diverged. A best rate at either end of
+    ``lrs`` means the grid should be extended that way (notebook 04 checks this). A fair comparison of
+    optimizers gives each one its own tuned learning rate.
     """
     fn = get_function(function)
     steps = fn.steps if steps is None else steps
@@ -246,7 +260,11 @@ def tune_lr(function: str | TestFunction, optimizer: str, lrs: Sequence[float] |
         raise ValueError("lrs must hold at least one learning rate")
     results = {float(lr): trajectory(fn, optimizer_factory(optimizer, float(lr), momentum), steps).final_loss
                for lr in lrs}
-    best = min(results, key=results.get)
+    finite = {lr: loss for lr, loss in results.items() if math.isfinite(loss)}
+    if not finite:
+        raise ValueError(f"every learning rate tried diverged for {optimizer} on {fn.name} "
+                         f"({', '.join(f'{lr:.3g}' for lr in results)}): try smaller ones")
+    best = min(finite, key=finite.get)
     return best, results
 
 
@@ -267,10 +285,11 @@ def draw_contours(ax, function: str | TestFunction, *, resolution: int = 200) ->
     ax.set(xlim=fn.xlim, ylim=fn.ylim, xlabel="x", ylabel="y")
 
 
-def draw_trajectory(ax, path: Trajectory, *, color=None, label: str | None = None) -> None:
+def draw_trajectory(ax, path: Trajectory, *, color=None, label: str | None = None, linestyle="-",
+                    marker: str = "o") -> None:
     """One path on ``ax``: a line through the points, dots at each step, a cross where it diverged."""
-    (line,) = ax.plot(path.points[:, 0], path.points[:, 1], "-o", color=color, markersize=2, linewidth=1.4,
-                      label=label if label is not None else path.label)
+    (line,) = ax.plot(path.points[:, 0], path.points[:, 1], linestyle=linestyle, marker=marker, color=color,
+                      markersize=2.5, linewidth=1.6, label=label if label is not None else path.label)
     if path.diverged and len(path.points):
         ax.plot(*path.points[-1], "x", color=line.get_color(), markersize=10, markeredgewidth=2)
 
@@ -283,19 +302,38 @@ def _legend_label(path: Trajectory) -> str:
     return f"{path.label} ({', '.join([*parts, end])})"
 
 
+def style(index: int) -> dict:
+    """Colour, line style and marker of the ``index``-th path (colour-blind-safe colours, differing lines)."""
+    return {"color": PALETTE[index % len(PALETTE)], "linestyle": LINE_STYLES[index % len(LINE_STYLES)],
+            "marker": MARKERS[index % len(MARKERS)]}
+
+
+def diverged_names(result: Race) -> list[str]:
+    """The optimizers whose path diverged."""
+    return [name for name, path in result.trajectories.items() if path.diverged]
+
+
 def plot_race(result: Race, *, title: str | None = None) -> Figure:
-    """Left: the paths on the contour plot. Right: loss per step (log scale), labelled with the settings."""
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    """Left: the paths on the contour plot. Right: loss per step (log scale), labelled with the settings.
+
+    Diverged paths end in a cross on the map and are named in the loss panel's title.
+    """
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
     ax_map, ax_loss = fig.subplots(1, 2, width_ratios=[1.15, 1])
     draw_contours(ax_map, result.function)
-    for path in result.trajectories.values():
-        draw_trajectory(ax_map, path)
-        ax_loss.plot(np.arange(len(path.losses)), np.maximum(path.losses, 1e-16), label=_legend_label(path))
+    for index, path in enumerate(result.trajectories.values()):
+        look = style(index)
+        draw_trajectory(ax_map, path, **look)
+        ax_loss.plot(np.arange(len(path.losses)), np.maximum(path.losses, 1e-16), color=look["color"],
+                     linestyle=look["linestyle"], linewidth=1.8, label=_legend_label(path))
     ax_map.plot(*result.function.start, "o", color="black", markersize=6, zorder=6)
-    ax_map.set_title(title or f"{result.function.name}: {result.function.formula}", fontsize=9)
-    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="loss per step")
+    ax_map.set_title(title or f"{result.function.name}: {result.function.formula}", fontsize=10)
+    gone = diverged_names(result)
+    loss_title = "loss per step" + (f" (diverged: {', '.join(gone)})" if gone else "")
+    ax_loss.set(xlabel="step", ylabel="loss", yscale="log")
+    ax_loss.set_title(loss_title, fontsize=10, color="firebrick" if gone else "black")
     ax_loss.grid(alpha=0.3)
-    ax_loss.legend(fontsize=7)
+    ax_loss.legend(fontsize=9)
     return fig
 
 
@@ -305,10 +343,12 @@ class RaceExplorer:
 
     A thin layer: every change calls ``race(...)`` and ``plot_race(...)`` with the slider values and
     shows the picture in ``self.image``. The last result is kept in ``self.race`` (tests read it).
-    Display ``explorer.widget`` in a notebook.
+    A callback never raises: if a race cannot run with the chosen values, the status says why in red,
+    ``self.error`` holds the message, and ``self.race`` and the picture stay those of the last good values
+    (the status says so). Display ``explorer.widget`` in a notebook.
     """
 
-    def __init__(self, function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS, dpi: int = 72):
+    def __init__(self, function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS, dpi: int = 90):
         import ipywidgets as w
 
         fn = get_function(function)
@@ -316,6 +356,7 @@ class RaceExplorer:
         self.dpi = dpi
         self.race: Race | None = None
         self.updates = 0
+        self.error: str | None = None
         self._holding = False
         look = {"style": {"description_width": "150px"}, "layout": w.Layout(width="480px")}
         common = {"continuous_update": False, **look}  # sliders: rerun only when released
@@ -326,41 +367,71 @@ class RaceExplorer:
                                             readout_format=".1e", description="lr (rmsprop, adam)", **common)
         self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum", **common)
         self.steps = w.IntSlider(value=fn.steps, min=10, max=1000, step=10, description="steps", **common)
-        self.reset = w.Button(description="reset to suggested values")
+        self.reset = w.Button(description="reset to suggested values", layout=w.Layout(width="240px"),
+                              tooltip="move every slider to the values suggested for this function")
         self.image = w.Image(format="png")
         self.status = w.HTML()
         for control in (self.lr, self.adaptive_lr, self.momentum, self.steps):
             control.observe(self._changed, names="value")
         self.function.observe(self._function_changed, names="value")
-        self.reset.on_click(lambda _: self._function_changed(None))
+        self.reset.on_click(lambda _button: self._function_changed(None))
         self.widget = w.VBox([self.function, self.lr, self.adaptive_lr, self.momentum, self.steps, self.reset,
                               self.status, self.image])
         self.update()
 
     def _changed(self, _change=None) -> None:
         if not self._holding:
-            self.update()
+            self._safely(self.update)
 
     def _function_changed(self, _change) -> None:
-        """A new function: move the sliders to its suggested values, then draw once."""
-        fn = get_function(self.function.value)
-        self._holding = True
+        """A new function (or the reset button): move the sliders to its suggested values, then draw once."""
+        def move_and_draw():
+            fn = get_function(self.function.value)
+            self._holding = True
+            try:
+                self.lr.value, self.adaptive_lr.value, self.steps.value = fn.lr, fn.adaptive_lr, fn.steps
+                self.momentum.value = 0.9
+            finally:
+                self._holding = False
+            self.update()
+
+        self._safely(move_and_draw)
+
+    def _safely(self, action) -> None:
+        """Run a callback's work; an error becomes a red status line instead of escaping the callback."""
         try:
-            self.lr.value, self.adaptive_lr.value, self.steps.value = fn.lr, fn.adaptive_lr, fn.steps
-            self.momentum.value = 0.9
-        finally:
-            self._holding = False
-        self.update()
+            action()
+        except Exception as err:  # a callback must never raise into the front end: show the reason instead
+            self.error = f"{type(err).__name__}: {err}"
+            kept = " The picture still shows the last values that worked." if self.race is not None else ""
+            self.status.value = (f'<span style="color:firebrick">Could not run the race with these values: '
+                                 f"{html.escape(self.error)}.{kept}</span>")
 
     def update(self) -> Race:
-        """Run the race with the current slider values and redraw."""
-        self.race = race(self.function.value, lr=self.lr.value, adaptive_lr=self.adaptive_lr.value,
-                         momentum=self.momentum.value, steps=self.steps.value, optimizers=self.optimizers)
-        self.image.value = figure_to_png(plot_race(self.race), self.dpi)
-        best = self.race.ranking()[0]
-        self.status.value = f"lowest final loss: <b>{best}</b> ({self.race.trajectories[best].final_loss:.3g})"
+        """Run the race with the current slider values and redraw (raises on bad values; callbacks catch)."""
+        result = race(self.function.value, lr=self.lr.value, adaptive_lr=self.adaptive_lr.value,
+                      momentum=self.momentum.value, steps=self.steps.value, optimizers=self.optimizers)
+        image = figure_to_png(plot_race(result), self.dpi)
+        self.race, self.image.value, self.error = result, image, None  # all three change together
+        self.status.value = status_line(result)
         self.updates += 1
         return self.race
+
+
+def status_line(result: Race) -> str:
+    """The explorer's status (HTML): the winner, and which paths diverged, in red."""
+    finite = [name for name in result.ranking() if not result.trajectories[name].diverged]
+    gone = diverged_names(result)
+    parts = []
+    if finite:
+        best = finite[0]
+        parts.append(f"lowest final loss: <b>{best}</b> ({result.trajectories[best].final_loss:.3g})")
+    if gone and not finite:
+        parts.append('<span style="color:firebrick"><b>every path diverged</b>: try a smaller learning rate</span>')
+    elif gone:
+        parts.append(f'<span style="color:firebrick">diverged: <b>{", ".join(gone)}</b> '
+                     "(a cross marks where each stopped)</span>")
+    return " &nbsp;|&nbsp; ".join(parts)
 
 
 def race_explorer(function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS) -> RaceExplorer:
