@@ -37,8 +37,13 @@ matplotlib.use("Agg")
 import torch  # noqa: E402
 
 import utils  # noqa: E402
+import utils.threads  # noqa: E402
+import utils.widgets  # noqa: E402
 from utils.data import write_fake_fashion_mnist  # noqa: E402
 from utils.widgets import HyperparameterExplorer  # noqa: E402
+
+# this script clicks Train again the moment a run ends, on purpose: no click here is a queued double-click
+utils.widgets.QUEUED_CLICK_WINDOW_S = 0.0
 
 SETTINGS = {  # name -> slider values
     "default (sgd, lr 0.1, batch 64, 5 epochs)": {},
@@ -75,7 +80,8 @@ def click_and_time(explorer: HyperparameterExplorer, lr=0.1, batch_size=64, epoc
 def bench(splits, repeats: int) -> None:
     explorer = HyperparameterExplorer(splits, device="cpu")
     print(f"\n{splits.name}: {len(explorer.data.train):,} training / {len(explorer.data.val):,} validation samples, "
-          f"MLP with {explorer.hidden} hidden units, device cpu, {explorer.threads} torch thread(s) while training")
+          f"MLP with {explorer.hidden} hidden units, device cpu, {utils.threads.thread_count()} torch thread(s) "
+          "while training (the series' thread policy)")
     cold = click_and_time(explorer)
     print(f"  {'cold first click (default settings)':44s} first point {cold['first']:5.2f} s   complete {cold['total']:5.2f} s"
           f"   ({cold['steps']} steps, {cold['draws']} draws)")
@@ -93,9 +99,9 @@ def bench(splits, repeats: int) -> None:
           f"{statistics.median(r['first'] for r in with_background):5.2f} s   complete "
           f"{statistics.median(r['total'] for r in with_background):5.2f} s")
     # why the explorer trains on one thread: the same clicks with torch's own number of threads
-    explorer.threads = None
+    explorer.threads = utils.threads.TORCH_DEFAULT
     default_threads = [click_and_time(explorer) for _ in range(repeats)]
-    print(f"  {f'default, {torch.get_num_threads()} threads (torch default)':44s} first point "
+    print(f"  {f'default, {utils.threads.TORCH_DEFAULT} threads (torch default)':44s} first point "
           f"{statistics.median(r['first'] for r in default_threads):5.2f} s   complete "
           f"{statistics.median(r['total'] for r in default_threads):5.2f} s")
 

@@ -9,6 +9,10 @@ Explained in notebooks/07_scaling_out.ipynb, which launches it like this (2 proc
 all of this file; they differ only in their rank. With ``--batch-per-process B`` and N processes every
 optimizer step sees a global batch of N x B samples. Rank 0 alone prints, and saves the final weights
 (``ddp_model.pt``) and a summary with the training History (``summary.json``) into ``--out``.
+
+Bad arguments (``--epochs 0``, ``--lr -1``) stop the script before it starts. A run that diverges (a step
+loss that is not finite, as ``utils.fit`` checks with ``utils.training.DivergenceGuard``) stops every rank
+with the message, saves nothing and exits with code 1, so ``run_torchrun`` in the notebook raises.
 """
 
 from __future__ import annotations
@@ -28,19 +32,32 @@ if __package__ in (None, ""):  # run as a file by torchrun: make the repository 
 
 import utils  # noqa: E402
 import utils.distributed as ud  # noqa: E402
+from utils import checks  # noqa: E402
+from utils.training import DivergenceGuard, check_lr  # noqa: E402
+
+
+def checked(convert, check):
+    """An argparse ``type=``: convert the text, then run one of ``utils.checks`` (its message names the rule)."""
+    def parse(text: str):
+        try:
+            return check(convert(text))
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).replace("value must", "must")) from None
+    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    positive = checked(int, lambda v: checks.positive_int(v, "value"))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="folder for ddp_model.pt and summary.json (written by rank 0)")
     parser.add_argument("--dataset", default="digits", choices=["digits", "fashion_mnist", "auto"])
-    parser.add_argument("--n-train", type=int, default=1024, help="train on the first N training samples")
-    parser.add_argument("--batch-per-process", type=int, default=32, help="B: samples per process per step")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--n-train", type=positive, default=1024, help="train on the first N training samples")
+    parser.add_argument("--batch-per-process", type=positive, default=32, help="B: samples per process per step")
+    parser.add_argument("--epochs", type=positive, default=3)
+    parser.add_argument("--lr", type=checked(float, lambda v: check_lr(v, "value")), default=0.05)
     parser.add_argument("--optimizer", default="sgd", choices=list(utils.training.OPTIMIZERS))
     parser.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=checked(int, lambda v: checks.integer(v, "value", minimum=0)), default=0)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="auto: one GPU per process when there are enough GPUs (NCCL), else the CPU (gloo)")
     return parser.parse_args(argv)
@@ -79,10 +96,15 @@ def check_gradient_allreduce(ddp_model: DistributedDataParallel, loss_fn: nn.Mod
 
 def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part: TensorDataset,
           optimizer: torch.optim.Optimizer, info: ud.DistInfo, epochs: int, label: str) -> utils.History:
-    """The epoch loop of ``utils.fit``, with every number combined over the ranks before it is recorded."""
+    """The epoch loop of ``utils.fit``, with every number combined over the ranks before it is recorded.
+
+    ``fit``'s divergence guard checks the global step losses; they are the same numbers on every rank, so
+    every rank stops at the same step (``history.diverged``, ``history.message``).
+    """
     loss_fn = nn.CrossEntropyLoss()  # mean over this rank's shard; DDP averages the gradients over ranks
     val_loader = utils.TensorLoader(val_part, 1000, device=info.device)
     history = utils.History(monitor="val_loss", device=str(info.device), label=label)
+    guard = DivergenceGuard(None, loss_fn)  # fit's default: stop at the first loss that is not finite
     start, step = time.perf_counter(), 0
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
@@ -90,7 +112,15 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
         # on_step=losses.append keeps every step's loss; it returns None, so the epoch never stops early
         mine = utils.train_one_epoch(ddp_model, loader, loss_fn, optimizer, info.device, on_step=losses.append)
         # mean of the ranks' mean losses = mean loss of the global batch (the shards are equal)
-        history.step_loss += (ud.all_reduce_sum(torch.stack(losses), info.device) / info.world_size).tolist()
+        step_losses = (ud.all_reduce_sum(torch.stack(losses), info.device) / info.world_size).tolist()
+        for i, value in enumerate(step_losses, start=step + 1):
+            stop = guard.check_step(value, i, epoch, optimizer)
+            if stop is not None:
+                history.step_loss += step_losses[:i - step]
+                history.stop(*stop)
+                history.elapsed = time.perf_counter() - start
+                return history
+        history.step_loss += step_losses
         step += len(losses)
         trained = ud.reduce_epoch_result(mine, info.device)
         # each rank evaluates its part of the validation set on its (identical) copy of the model
@@ -100,11 +130,15 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
                                "time": time.perf_counter() - start})
         ud.print0(f"epoch {epoch}: train loss {trained.loss:.4f} | val loss {val.loss:.4f} | "
                   f"val acc {val.accuracy:.1%} | {trained.samples} train samples over {info.world_size} processes")
+        stop = guard.check_epoch(history.epochs[-1], val.loss, optimizer)  # the same numbers on every rank
+        if stop is not None:
+            history.stop(*stop)
+            break
     history.elapsed = time.perf_counter() - start
     return history
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with ud.distributed(args.device) as info:  # joins the process group; leaves it at the end, even on error
         global_batch = args.batch_per_process * info.world_size
@@ -128,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
 
         label = f"DDP: {info.world_size} processes x batch {loader.batch_size}"
         history = train(ddp_model, loader, val_part, optimizer, info, args.epochs, label)
+        if history.diverged:  # nothing worth saving: say why and fail, on every rank alike
+            ud.print0(f"{history.message}\nNothing was saved.")
+            return 1
         param_gap = ud.max_difference_across_ranks(ddp_model)
 
         out = Path(args.out)
@@ -141,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
             "allreduce": allreduce, "param_gap_between_ranks": param_gap, "history": history.to_dict(),
         })
         ud.print0(f"rank 0 saved {out / 'ddp_model.pt'} and {out / 'summary.json'} ({history.elapsed:.1f} s of training)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

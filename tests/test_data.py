@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
+import utils.plotting
 from utils import data as D
 from utils.data import DatasetFallbackWarning, DatasetFileError, TensorLoader, load_dataset, make_loaders, subset
 
@@ -140,7 +142,7 @@ def test_unshuffled_loader_keeps_order_and_last_batch():
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, None, True])
 def test_bad_batch_size(digits, bad):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         make_loaders(digits, batch_size=bad)
 
 
@@ -165,3 +167,141 @@ def test_subsets(digits):
         subset(digits.train)
     with pytest.raises(ValueError, match="per_class"):
         subset(digits.train, per_class=10_000)
+
+
+def test_numpy_integers_are_fine_sizes(digits):
+    assert len(subset(digits.train, np.int64(7))) == 7
+    assert len(subset(digits.train, per_class=np.int64(2))) == 20
+    assert TensorLoader(digits.train, np.int64(100)).batch_size == 100
+
+
+# ----------------------------------------------------------------------------------------------- reliability review rows
+def test_val_fraction_that_leaves_no_training_samples_is_refused():  # review 1.31
+    with pytest.raises(ValueError, match="val_fraction=0.9999 .*leaves no training samples"):
+        load_dataset("digits", val_fraction=0.9999, verbose=False)
+
+
+def test_subset_of_an_empty_dataset_says_it_is_empty():  # review 1.36
+    empty = torch.utils.data.TensorDataset(torch.empty(0, 1, 8, 8), torch.empty(0, dtype=torch.long))
+    with pytest.raises(ValueError, match="dataset is empty"):
+        subset(empty, per_class=1)
+
+
+def raw_file(root, name):
+    return root / "FashionMNIST" / "raw" / name
+
+
+def load_fails_naming(root, file, match):
+    """Both ways of loading FashionMNIST and ``--check`` agree: DatasetFileError naming ``file``; "Broken", rc 1."""
+    for name in ("fashion_mnist", "auto"):
+        with pytest.raises(DatasetFileError, match=f"{file}.*{match}"):
+            load_dataset(name, root=root, download=False, verbose=False)
+    assert D.fashion_mnist_state(root)[0] == "broken" and not D.fashion_mnist_on_disk(root)
+
+
+@pytest.mark.parametrize("images, labels, file", [
+    (200, 150, "train-labels-idx1-ubyte"),  # review 4.8: 200 images, 150 labels
+    (200, 300, "train-labels-idx1-ubyte"),
+])
+def test_image_and_label_counts_must_match(tmp_path, images, labels, file, capsys):
+    D.write_fake_fashion_mnist(tmp_path, images, 50)
+    D.write_idx(raw_file(tmp_path, file), np.zeros(labels, np.uint8))
+    load_fails_naming(tmp_path, file, "labels but")
+    assert D.main(["--root", str(tmp_path), "--check"]) == 1  # review 4.23: no more "Ready"
+    out = capsys.readouterr().out
+    assert "Broken: the notebooks will stop with DatasetFileError" in out and file in out
+
+
+def test_test_set_count_mismatch_is_named(tmp_path):
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    D.write_idx(raw_file(tmp_path, "t10k-labels-idx1-ubyte"), np.zeros(10, np.uint8))
+    load_fails_naming(tmp_path, "t10k-labels-idx1-ubyte", "labels but")
+
+
+def test_a_small_consistent_set_loads_with_a_warning_naming_the_file(tmp_path, capsys):  # review 4.9
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    with pytest.warns(D.DatasetSizeWarning, match="train-images-idx3-ubyte holds 200 images, FashionMNIST has 60,000"):
+        splits = load_dataset("fashion_mnist", root=tmp_path, download=False, verbose=False)
+    assert len(splits.train) + len(splits.val) == 200
+    assert D.main(["--root", str(tmp_path), "--check"]) == 0
+    assert "not the full FashionMNIST" in capsys.readouterr().out
+
+
+def test_labels_outside_0_to_9_are_named(tmp_path):  # review 4.10
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    D.write_idx(raw_file(tmp_path, "train-labels-idx1-ubyte"), np.full(200, 200, np.uint8))
+    load_fails_naming(tmp_path, "train-labels-idx1-ubyte", "label 200")
+
+
+def test_images_of_another_size_are_named(tmp_path):  # review 4.11
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    D.write_idx(raw_file(tmp_path, "train-images-idx3-ubyte"), np.zeros((200, 10, 10), np.uint8))
+    load_fails_naming(tmp_path, "train-images-idx3-ubyte", "10 x 10")
+
+
+def test_two_dimensional_and_swapped_files_are_named(tmp_path):  # review 4.12
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    images = raw_file(tmp_path, "train-images-idx3-ubyte")
+    D.write_idx(images, np.zeros((200, 784), np.uint8))
+    load_fails_naming(tmp_path, "train-images-idx3-ubyte", "200 x 784")
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    labels = raw_file(tmp_path, "train-labels-idx1-ubyte")
+    image_bytes, label_bytes = images.read_bytes(), labels.read_bytes()
+    images.write_bytes(label_bytes)
+    labels.write_bytes(image_bytes)
+    load_fails_naming(tmp_path, "train-images-idx3-ubyte", "swapped")
+
+
+def test_a_header_with_zero_dimensions_is_named(tmp_path, capsys):  # review 4.13
+    D.write_fake_fashion_mnist(tmp_path, 200, 50)
+    raw_file(tmp_path, "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 0, 7]))
+    load_fails_naming(tmp_path, "t10k-labels-idx1-ubyte", "0 dimensions")
+    assert D.main(["--root", str(tmp_path), "--check"]) == 1  # a report, not a traceback
+    assert "0 dimensions" in capsys.readouterr().out
+
+
+def test_check_agrees_with_loading_for_a_truncated_file(fashion_root, capsys):  # review 4.23
+    path = raw_file(fashion_root, "t10k-images-idx3-ubyte")
+    path.write_bytes(path.read_bytes()[:-1000])
+    load_fails_naming(fashion_root, "t10k-images-idx3-ubyte", "truncated")
+    assert D.main(["--root", str(fashion_root), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "Broken: the notebooks will stop" in out and "fall back" not in out
+
+
+def test_check_of_an_empty_folder_says_the_notebooks_fall_back(tmp_path, capsys):
+    assert D.main(["--root", str(tmp_path), "--check"]) == 1
+    assert "fall back to scikit-learn's digits" in capsys.readouterr().out
+    with pytest.warns(DatasetFallbackWarning):
+        assert load_dataset("auto", root=tmp_path, download=False, verbose=False).name == "digits"
+
+
+def test_a_folder_in_place_of_a_file_is_called_a_folder(fashion_root):  # review 4.6
+    path = raw_file(fashion_root, "train-labels-idx1-ubyte")
+    path.unlink()
+    path.mkdir()
+    load_fails_naming(fashion_root, "train-labels-idx1-ubyte", "is a folder")
+
+
+def test_in_a_notebook_the_fallback_is_one_banner_without_a_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DatasetFallbackWarning)  # a warning would be the pink stderr box
+        splits = load_dataset("auto", root=tmp_path, download=False, verbose=False)
+    captured = capsys.readouterr()
+    assert splits.name == "digits" and captured.out.count("FashionMNIST is not available") == 1
+    assert captured.err == ""
+
+
+def test_an_unreadable_file_is_a_dataset_file_error(fashion_root, monkeypatch, capsys):  # review 4.16
+    real_open = D.Path.open
+
+    def no_permission(self, *args, **kwargs):
+        if self.name == "train-images-idx3-ubyte":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(D.Path, "open", no_permission)
+    load_fails_naming(fashion_root, "train-images-idx3-ubyte", "cannot be read.*Permission denied")
+    assert D.main(["--root", str(fashion_root), "--check"]) == 1  # reported, not raised
+    assert "Permission denied" in capsys.readouterr().out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -16,9 +18,17 @@ from torch.utils.data import TensorDataset
 
 import utils
 import utils.distributed as ud
+import utils.launch
 from utils.data import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "ddp_train.py"
+
+
+def _script_module():
+    spec = importlib.util.spec_from_file_location("ddp_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _free_port() -> int:
@@ -178,6 +188,45 @@ def test_torchrun_command_uses_this_python():
         ud.torchrun_command("x.py", nproc=0)
     with pytest.raises(ValueError, match="threads_per_process"):
         ud.run_torchrun("x.py", threads_per_process=0)
+
+
+def test_the_launcher_lives_in_utils_launch_and_keeps_its_old_names():
+    assert ud.run_torchrun is utils.launch.run_torchrun and ud.torchrun_command is utils.launch.torchrun_command
+    assert not hasattr(ud, "BACKENDS")  # dead code removed
+
+
+def test_ddp_script_is_found_from_any_working_directory(tmp_path, monkeypatch):  # review 7.3
+    monkeypatch.chdir(tmp_path)
+    assert ud.ddp_script() == SCRIPT and SCRIPT.is_file()
+    monkeypatch.setattr(utils.launch, "REPO_ROOT", tmp_path)  # utils without the repository around it
+    with pytest.raises(FileNotFoundError, match="pip install -e"):
+        utils.launch.ddp_script()
+
+
+def test_numpy_integers_are_fine_ranks_and_sizes():
+    x = torch.arange(8)
+    assert torch.equal(ud.shard(x, np.int64(1), np.int64(2)), x[4:])
+    assert ud.ShardedLoader(_data(), np.int64(4), rank=0, world_size=2).batch_size == 2
+    assert ud.torchrun_command("x.py", nproc=np.int64(2))[3] == "--nproc_per_node=2"
+
+
+@pytest.mark.parametrize("argument, value", [("--epochs", "0"), ("--epochs", "-1"), ("--lr", "0"), ("--lr", "nan"),
+                                             ("--n-train", "0"), ("--batch-per-process", "-3"), ("--seed", "-1")])
+def test_the_script_refuses_bad_arguments_before_it_starts(argument, value, capsys):  # review 8.5
+    with pytest.raises(SystemExit) as stopped:
+        _script_module().parse_args(["--out", "x", argument, value])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {argument}: must be" in err and value in err
+
+
+def test_a_diverging_ddp_run_fails_and_saves_nothing(tmp_path):  # review 8.6
+    with pytest.raises(RuntimeError, match="exited with code") as failed:
+        ud.run_torchrun(SCRIPT, ["--out", tmp_path / "out", "--dataset", "digits", "--n-train", 64,
+                                 "--batch-per-process", 8, "--epochs", 2, "--lr", 1e6, "--device", "cpu"],
+                        nproc=2, timeout_s=120)
+    assert "Training diverged at step" in str(failed.value) and "Nothing was saved" in str(failed.value)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def _alive(pid: int) -> bool:

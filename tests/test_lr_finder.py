@@ -10,9 +10,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+import utils.plotting
 from utils import MLP, TensorLoader, smooth
+from utils.experiments import explorer_data
 from utils.lr_finder import lr_find, lr_schedule, suggest_lr
-from utils.widgets import explorer_data
 
 
 @pytest.fixture(autouse=True)
@@ -139,6 +140,81 @@ def test_suggest_lr_ignores_non_finite_values():
     assert suggest_lr([1e-3, 1e-2, 1e-1], [2.0, float("inf"), 2.5]) == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="lrs and smoothed"):
         suggest_lr([1e-3], [1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------------------------- reliability review rows
+def test_no_suggestion_from_a_sweep_without_a_finite_loss(small):  # review 3.12
+    with pytest.raises(ValueError, match="no loss of the sweep is finite"):
+        suggest_lr([1e-3, 1e-2], [float("inf"), float("nan")])
+    nan_data = torch.utils.data.TensorDataset(torch.full_like(small.train.tensors[0], float("nan")),
+                                              small.train.tensors[1])
+    model = make_model(small)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="no loss of the sweep is finite"):
+        lr_find(model, TensorLoader(nan_data, 32), "sgd", num_steps=20, device="cpu")
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_suggestion_below_the_swept_range_is_announced(small):  # review 3.12: the loss never fell
+    with pytest.warns(UserWarning, match="below the swept range"):
+        result = lr_find(make_model(small), loader(small), "sgd", start_lr=3.0, end_lr=1e6, num_steps=20,
+                         device="cpu")
+    assert result.lr_min_loss == result.lrs[0]
+    assert result.suggestion < result.lrs[0]
+
+
+def test_the_sweep_leaves_the_loaders_shuffle_and_the_global_rng_as_they_were(small):  # review 3.14
+    used, fresh = loader(small), loader(small)
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(64, 10))  # dropout draws from the global RNG
+    rng_before = torch.get_rng_state()
+    lr_find(model, used, "sgd", num_steps=30, device="cpu")
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    for (xa, ya), (xb, yb) in zip(used, fresh, strict=True):  # the next epoch is the one it would have been
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_an_optimizer_of_another_model_is_refused(small):  # review 1.21
+    model, other = make_model(small), make_model(small, seed=1)
+    with pytest.raises(ValueError, match="another model"):  # utils.training.check_optimizer_matches
+        lr_find(model, loader(small), torch.optim.SGD(other.parameters(), lr=0.1), num_steps=10, device="cpu")
+
+
+class InterruptAt(nn.Module):
+    """A loss that raises KeyboardInterrupt (the learner pressing Stop) at its ``at``-th call."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.calls = at, 0
+
+    def forward(self, logits, y):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return nn.functional.cross_entropy(logits, y)
+
+
+def test_an_interrupt_in_a_notebook_returns_the_sweep_so_far(small, monkeypatch):
+    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: True)  # what on_interrupt="auto" asks
+    model = make_model(small)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    result = lr_find(model, loader(small), "sgd", loss_fn=InterruptAt(6), num_steps=50, device="cpu")
+    assert len(result.lrs) == 5 and result.stop_reason.startswith("interrupted")
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+
+
+def test_an_interrupt_in_a_script_still_ends_it_after_the_restore(small, monkeypatch):
+    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: False)
+    model = make_model(small)
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(KeyboardInterrupt) as caught:
+        lr_find(model, loader(small), "sgd", loss_fn=InterruptAt(6), num_steps=50, device="cpu")
+    assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+    assert len(caught.value.result.lrs) == 5  # what was recorded travels with the exception
+
+
+def test_numpy_integers_are_fine_step_counts(small):
+    result = lr_find(make_model(small), loader(small), "sgd", num_steps=np.int64(12), device="cpu")
+    assert len(result.lrs) <= 12
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -11,15 +11,23 @@ import math
 import pytest
 import torch
 
+import utils
 import utils.widgets as widgets
-from utils.widgets import BATCH_SIZES, HyperparameterExplorer, explorer_data, run_experiment, run_label
+from utils.experiments import explorer_data, run_experiment, run_label
+from utils.widgets import BATCH_SIZES, HyperparameterExplorer
+
+
+def small_explorer(digits, **kwargs):
+    ex = HyperparameterExplorer(digits, device="cpu", per_class=40, val_size=100, hidden=32, **kwargs)
+    ex.epochs_slider.value = 2
+    return ex
 
 
 @pytest.fixture
-def explorer(digits):
-    ex = HyperparameterExplorer(digits, device="cpu", per_class=40, val_size=100, hidden=32)
-    ex.epochs_slider.value = 2
-    return ex
+def explorer(digits, monkeypatch):
+    """An explorer whose Train button takes clicks one right after the other (as a slow learner clicks)."""
+    monkeypatch.setattr(widgets, "QUEUED_CLICK_WINDOW_S", 0.0)
+    return small_explorer(digits)
 
 
 def image_bytes(ex: HyperparameterExplorer) -> bytes:
@@ -118,11 +126,114 @@ def test_a_click_while_training_does_not_start_a_second_run(explorer):
     explorer.train_button.click()
     explorer.image.unobserve(click_again, names="value")
     assert len(explorer.runs) == 1
-    assert explorer.ignored_clicks == 2
     assert seen_while_training and all(seen_while_training)  # the button was disabled while training
-    assert explorer.train_button.disabled is False and explorer._busy is False
+    assert explorer.train_button.disabled is False and not explorer._lock.locked()
     explorer.train_button.click()  # and it works again afterwards
     assert len(explorer.runs) == 2
+
+
+def test_a_double_click_trains_once(digits, monkeypatch):
+    # A real double-click: both clicks reach the kernel before the button greys out; the kernel handles the
+    # second one right after the first run returns. It must not start a second run.
+    ex = small_explorer(digits)
+    ex.train_button.click()
+    ex.train_button.click()  # queued behind the first run: handled a few milliseconds after it ended
+    assert len(ex.runs) == 1
+    monkeypatch.setattr(widgets, "QUEUED_CLICK_WINDOW_S", 0.0)  # a click well after the run: trains
+    ex.train_button.click()
+    assert len(ex.runs) == 2
+    monkeypatch.undo()
+    assert ex.train() is not None and len(ex.runs) == 3  # a call from code is never taken for a queued click
+
+
+def test_the_x_axis_shows_steps_epochs_samples_or_seconds(explorer):
+    explorer.batch_slider.value = 32
+    explorer.train_button.click()
+    run = explorer.runs[0]
+    n_train, steps = len(explorer.data.train), len(run.step_loss)
+    expected_end = {"steps": steps, "epochs": 2.0, "samples": 2 * n_train}
+    pictures = set()
+    for choice in ("epochs", "samples", "seconds", "steps"):
+        explorer.x_axis_dropdown.value = choice  # the dropdown's handler redraws
+        ax = explorer.plot.ax
+        end = max(max(line.get_xdata()) for line in ax.get_lines() if len(line.get_xdata()))
+        if choice == "seconds":
+            assert 0 < end <= run.elapsed + 1e-9
+        else:
+            assert end == pytest.approx(expected_end[choice])
+        assert ax.get_xlabel() == widgets.X_AXES[choice]
+        pictures.add(bytes(explorer.image.value))
+    assert len(pictures) == 4
+    ticks = [t for t in explorer.plot.ax.get_xticks() if 0 <= t <= steps]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no tick at step 2.5
+
+
+def test_the_live_run_follows_the_x_axis_choice(explorer):
+    axis = widgets.RunAxis(batch_size=50, n_train=100)  # 2 steps an epoch
+    plot = explorer._new_plot("current", axis)
+    for step in (1, 2, 3, 4):
+        plot.log("train/batch_loss", 2.0, step)
+    explorer.x_axis_dropdown.value = "epochs"
+    plot.render()
+    assert max(plot.ax.get_lines()[0].get_xdata()) == 2.0
+
+
+def test_no_frame_with_a_single_point(explorer):
+    plot = explorer._new_plot("current", widgets.RunAxis(batch_size=10, n_train=100))
+    plot.min_interval = 0.0
+    before = bytes(explorer.image.value)
+    plot.log("train/batch_loss", 2.0, 1)
+    assert bytes(explorer.image.value) == before  # one point alone is not drawn
+    plot.log("train/batch_loss", 1.9, 2)
+    assert bytes(explorer.image.value) != before
+
+
+def test_the_status_line_has_a_fixed_height(explorer):
+    assert explorer.status.layout.height and explorer.status.layout.overflow == "auto"
+
+
+def test_an_interrupt_stops_the_run_and_keeps_it(explorer, monkeypatch):
+    def interrupted(*args, log, **kwargs):
+        for step in (1, 2, 3):
+            log("train/batch_loss", 2.0 - step / 10, step)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(widgets, "run_experiment", interrupted)
+    explorer.train_button.click()  # must not raise
+    assert len(explorer.runs) == 1 and explorer.runs[0].step_loss == pytest.approx([1.9, 1.8, 1.7])
+    assert "stopped" in explorer.status.value
+    assert explorer.train_button.disabled is False and not explorer._lock.locked()
+    explorer.x_axis_dropdown.value = "samples"  # the kept run still draws
+    assert "Could not" not in explorer.status.value
+
+
+def test_stop_pressed_inside_fit_keeps_the_interrupted_history(explorer, monkeypatch):
+    real = widgets.run_experiment
+
+    def stop_at_step_25(*args, log, **kwargs):
+        def hook(name, value, step):
+            log(name, value, step)
+            if name == "train/batch_loss" and step == 25:
+                raise KeyboardInterrupt  # where the kernel's interrupt lands: inside fit's loop
+        return real(*args, log=hook, **kwargs)
+
+    monkeypatch.setattr(widgets, "run_experiment", stop_at_step_25)
+    explorer.epochs_slider.value = 5
+    explorer.train_button.click()  # must not raise
+    history = explorer.runs[-1]
+    assert history.interrupted and 25 <= len(history.step_loss) < 5 * 13
+    assert "stopped" in explorer.status.value and "Could not" not in explorer.status.value
+
+
+def test_errors_in_clear_and_x_axis_handlers_are_shown(explorer, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no picture")
+
+    monkeypatch.setattr(widgets, "ExplorerPlot", broken)
+    explorer.clear_button.click()
+    assert "Could not clear" in explorer.status.value and "no picture" in explorer.status.value
+    explorer.x_axis_dropdown.value = "epochs"
+    assert "Could not redraw" in explorer.status.value
 
 
 def test_clear_removes_every_run_and_redraws(explorer):
@@ -144,7 +255,7 @@ def test_an_error_during_training_is_shown_not_raised(explorer, monkeypatch):
     explorer.train_button.click()  # must not raise
     assert "ValueError" in explorer.status.value and "something went wrong" in explorer.status.value
     assert explorer.runs == []
-    assert explorer.train_button.disabled is False and explorer._busy is False
+    assert explorer.train_button.disabled is False and not explorer._lock.locked()
 
 
 def test_diverged_runs_do_not_flatten_the_plot(explorer):
@@ -160,6 +271,11 @@ def test_diverged_runs_do_not_flatten_the_plot(explorer):
 def test_the_explorer_displays_as_a_widget(explorer):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_old_import_paths_still_work():
+    assert utils.run_experiment is widgets.run_experiment is run_experiment
+    assert utils.explorer_data is widgets.explorer_data and utils.HyperparameterExplorer is HyperparameterExplorer
 
 
 # ----------------------------------------------------------------------------------------------- plain functions
@@ -218,8 +334,9 @@ def test_every_run_is_overlaid_with_one_legend_entry_each(explorer):
     explorer.train_button.click()
     explorer.lr_slider.value = 0.01
     explorer.train_button.click()
-    plot = explorer._new_plot(label="current")
+    plot = explorer._new_plot("current", widgets.RunAxis(batch_size=64, n_train=400))
     plot.log("train/batch_loss", 2.0, 1)
+    plot.log("train/batch_loss", 1.9, 2)
     plot.render()
     legend = [t.get_text() for t in plot.ax.get_legend().get_texts()]
     assert legend == [run.label for run in explorer.runs] + ["current"]

@@ -19,7 +19,7 @@ import struct
 import textwrap
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from .checks import finite_number, positive_int
 from .device import to_device
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,10 @@ FASHION_MNIST_FILES = {
     "t10k-images-idx3-ubyte": (10_000, (28, 28)),
     "t10k-labels-idx1-ubyte": (10_000, ()),
 }
+FASHION_MNIST_PAIRS = (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                       ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
 DIGITS_TEST_SEED = 20_240_601  # fixed: the digits test set is the same whatever seed a notebook uses
+FIX = "Delete it and run `python -m utils.data` again (online), or load name='digits'."
 
 _failed_downloads: set[str] = set()
 
@@ -56,6 +60,10 @@ class DatasetFileError(RuntimeError):
 
 class DatasetFallbackWarning(UserWarning):
     """FashionMNIST was not available, so the bundled digits are used instead."""
+
+
+class DatasetSizeWarning(UserWarning):
+    """The FashionMNIST files are consistent but hold fewer (or more) items than the real dataset."""
 
 
 def data_dir(root: str | os.PathLike | None = None) -> Path:
@@ -72,33 +80,37 @@ def fashion_mnist_raw_dir(root: str | os.PathLike | None = None) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------- IDX files
-def check_idx_file(path: str | os.PathLike, expected_items: int | None = None) -> tuple[int, ...]:
+def check_idx_file(path: str | os.PathLike) -> tuple[int, ...]:
     """Check one IDX file (the format of MNIST and FashionMNIST) and return its shape.
 
-    Raises ``DatasetFileError`` naming the file when it is missing, has a bad header, or is shorter or
-    longer than its header says (an interrupted download).
+    Raises ``DatasetFileError`` naming the file when it is missing, unreadable, has a bad header, or is
+    shorter or longer than its header says (an interrupted download).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetFileError(f"{path} is a folder, not a dataset file. Remove it and run `python -m utils.data`.")
     if not path.is_file():
         raise DatasetFileError(f"dataset file is missing: {path}. Run `python -m utils.data` to download it.")
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        header = f.read(4)
-        if len(header) < 4 or header[:2] != b"\x00\x00" or header[2] != 0x08:
-            raise DatasetFileError(f"{path} is not an unsigned-byte IDX file (bad header); delete it and download again")
-        ndim = header[3]
-        dims_raw = f.read(4 * ndim)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            header = f.read(4)
+            if len(header) < 4 or header[:2] != b"\x00\x00" or header[2] != 0x08:
+                raise DatasetFileError(f"{path} is not an unsigned-byte IDX file (bad header). {FIX}")
+            ndim = header[3]
+            dims_raw = f.read(4 * ndim)
+    except OSError as err:  # e.g. no permission to read it
+        raise DatasetFileError(f"{path} cannot be read ({type(err).__name__}: {err.strerror or err}).") from err
+    if ndim == 0:
+        raise DatasetFileError(f"{path} has a header with 0 dimensions: it holds no items. {FIX}")
     if len(dims_raw) < 4 * ndim:
-        raise DatasetFileError(f"{path} is truncated inside its header; delete it and download again")
+        raise DatasetFileError(f"{path} is truncated inside its header. {FIX}")
     shape = struct.unpack(f">{ndim}i", dims_raw)
     expected = 4 + 4 * ndim + int(np.prod(shape))
     if size != expected:
         raise DatasetFileError(
-            f"{path} is truncated or corrupt: its header promises {expected:,} bytes, the file has {size:,}. "
-            "Delete it and run `python -m utils.data` again."
+            f"{path} is truncated or corrupt: its header promises {expected:,} bytes, the file has {size:,}. {FIX}"
         )
-    if expected_items is not None and shape[0] != expected_items:
-        raise DatasetFileError(f"{path} holds {shape[0]:,} items, expected {expected_items:,}")
     return tuple(shape)
 
 
@@ -135,25 +147,78 @@ def write_fake_fashion_mnist(root: str | os.PathLike, n_train: int = 60_000, n_t
     return raw
 
 
+def _check_fashion_mnist_file(path: Path) -> tuple[int, ...]:
+    """``check_idx_file`` plus what FashionMNIST needs of this file: images N x 28 x 28, labels N, in 0..9."""
+    shape = check_idx_file(path)
+    _, item_shape = FASHION_MNIST_FILES[path.name]
+    kind = "image" if item_shape else "label"
+    if tuple(shape[1:]) != item_shape:
+        want = "N x 28 x 28 (N images of 28x28 pixels)" if item_shape else "N (one label per image)"
+        swapped = " Are the image and label files swapped?" if len(shape) != len(item_shape) + 1 else ""
+        raise DatasetFileError(f"{path} is not a FashionMNIST {kind} file: its shape is {' x '.join(map(str, shape))}, "
+                               f"expected {want}.{swapped} {FIX}")
+    if not item_shape:
+        top = int(np.fromfile(path, dtype=np.uint8, offset=8).max(initial=0))
+        if top >= len(FASHION_MNIST_CLASSES):
+            raise DatasetFileError(f"{path} holds the label {top}; FashionMNIST's labels are 0 to 9. {FIX}")
+    return shape
+
+
 def fashion_mnist_status(root: str | os.PathLike | None = None) -> dict[str, str]:
-    """For each FashionMNIST file: ``"ok (N items)"``, ``"missing"`` or the problem found."""
-    status = {}
+    """For each FashionMNIST file: ``"ok (N items)"``, ``"missing"`` or ``"problem: ..."`` (what is wrong,
+    naming the file). An image file and its label file must hold the same number of items."""
+    return _inspect_fashion_mnist(root)[0]
+
+
+def _inspect_fashion_mnist(root) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """``fashion_mnist_status`` and the shape of every intact file."""
+    raw = fashion_mnist_raw_dir(root)
+    status, shapes = {}, {}
     for name in FASHION_MNIST_FILES:
-        path = fashion_mnist_raw_dir(root) / name
-        if not path.exists():
+        path = raw / name
+        if not path.exists() and not path.is_symlink():
             status[name] = "missing"
             continue
         try:
-            shape = check_idx_file(path)
-            status[name] = f"ok ({shape[0]:,} items)"
+            shapes[name] = _check_fashion_mnist_file(path)
+            status[name] = f"ok ({shapes[name][0]:,} items)"
         except DatasetFileError as err:
             status[name] = f"problem: {err}"
-    return status
+    for images, labels in FASHION_MNIST_PAIRS:
+        if images in shapes and labels in shapes and shapes[images][0] != shapes[labels][0]:
+            status[labels] = (f"problem: {raw / labels} holds {shapes[labels][0]:,} labels but {raw / images} holds "
+                              f"{shapes[images][0]:,} images; they must match. {FIX}")
+            del shapes[labels]
+    return status, shapes
+
+
+def fashion_mnist_state(root: str | os.PathLike | None = None) -> tuple[str, str]:
+    """What ``load_dataset`` will do with the files in ``root``, as ``(state, detail)``.
+
+    ``"ready"``: all four files are intact (``detail`` notes sizes other than the real 60,000 / 10,000);
+    ``"absent"``: none is there (``"auto"`` downloads or falls back to the digits); ``"broken"``: some are
+    missing or damaged, and loading stops with ``DatasetFileError(detail)``, which names the file and the fix.
+    The one rule used by ``load_dataset``, ``fashion_mnist_on_disk`` and ``python -m utils.data --check``.
+    """
+    raw = fashion_mnist_raw_dir(root)
+    status, shapes = _inspect_fashion_mnist(root)
+    problems = [v.removeprefix("problem: ") for v in status.values() if v.startswith("problem: ")]
+    missing = [k for k, v in status.items() if v == "missing"]
+    if problems:
+        return "broken", problems[0]
+    if len(missing) == len(status):
+        return "absent", f"it is not in {raw}"
+    if missing:
+        return "broken", (f"FashionMNIST file {raw / missing[0]} is missing while the others are there. Run "
+                          "`python -m utils.data` while online to complete the set, or load name='digits'.")
+    odd = [f"{raw / name} holds {shapes[name][0]:,} images, FashionMNIST has {FASHION_MNIST_FILES[name][0]:,}"
+           for name, _ in FASHION_MNIST_PAIRS if shapes[name][0] != FASHION_MNIST_FILES[name][0]]
+    return "ready", ("; ".join(odd) + ": this is not the full FashionMNIST (a stand-in?)") if odd else ""
 
 
 def fashion_mnist_on_disk(root: str | os.PathLike | None = None) -> bool:
-    """True when all four FashionMNIST files are on disk and intact."""
-    return all(s.startswith("ok") for s in fashion_mnist_status(root).values())
+    """True when all four FashionMNIST files are on disk, intact and consistent."""
+    return fashion_mnist_state(root)[0] == "ready"
 
 
 def download_fashion_mnist(root: str | os.PathLike | None = None) -> Path:
@@ -168,11 +233,9 @@ def download_fashion_mnist(root: str | os.PathLike | None = None) -> Path:
 
 
 def _read_fashion_mnist(root: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Images (uint8, N x 28 x 28) and labels for train and test, parsed by torchvision."""
+    """Images (uint8, N x 28 x 28) and labels for train and test, parsed by torchvision (files checked first)."""
     from torchvision import datasets
 
-    for name in FASHION_MNIST_FILES:
-        check_idx_file(fashion_mnist_raw_dir(root) / name)
     train = datasets.FashionMNIST(str(root), train=True, download=False)
     test = datasets.FashionMNIST(str(root), train=False, download=False)
     return train.data, train.targets, test.data, test.targets
@@ -191,7 +254,6 @@ class Splits:
     classes: list[str]
     input_shape: tuple[int, ...]
     fallback_reason: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -208,10 +270,13 @@ class Splits:
 
 def split_train_val(dataset: TensorDataset, val_fraction: float, seed: int) -> tuple[TensorDataset, TensorDataset]:
     """Carve a validation set out of ``dataset`` with a seeded permutation (same seed, same split)."""
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    val_fraction = finite_number(val_fraction, "val_fraction", low=0, high=1, low_open=True, high_open=True,
+                                 example="0.1")
     x, y = dataset.tensors
     n_val = max(1, round(len(x) * val_fraction))
+    if n_val >= len(x):
+        raise ValueError(f"val_fraction={val_fraction:g} of {len(x):,} samples leaves no training samples; "
+                         "use a smaller fraction (e.g. 0.1)")
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     val_idx, train_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
     return TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[val_idx], y[val_idx])
@@ -231,26 +296,25 @@ def _fallback_banner(reason: str) -> str:
 
 
 def _fashion_mnist_tensors(root: Path, download: bool) -> tuple[torch.Tensor, ...]:
-    status = fashion_mnist_status(root)
-    if not all(s.startswith("ok") for s in status.values()):
-        problems = {k: v for k, v in status.items() if not v.startswith("ok") and v != "missing"}
-        if problems:  # a broken download: name the file instead of hiding it behind a fallback
-            name, problem = next(iter(problems.items()))
-            raise DatasetFileError(problem.removeprefix("problem: "))
+    """The four FashionMNIST tensors; downloads them first when none is there and ``download`` is on.
+    Anything else that is not ``"ready"`` raises ``DatasetFileError`` naming the file and the fix."""
+    state, detail = fashion_mnist_state(root)
+    if state == "absent":
         if not download:
-            missing = [k for k, v in status.items() if v == "missing"]
-            raise DatasetFileError(
-                f"FashionMNIST file {fashion_mnist_raw_dir(root) / missing[0]} is missing "
-                "(download is off). Run `python -m utils.data` while online."
-            )
-        missing = [k for k, v in status.items() if v == "missing"]
+            raise DatasetFileError(f"FashionMNIST file {fashion_mnist_raw_dir(root) / next(iter(FASHION_MNIST_FILES))} "
+                                   "is missing (download is off). Run `python -m utils.data` while online.")
         try:
             download_fashion_mnist(root)
         except Exception as err:
             raise DatasetFileError(
-                f"FashionMNIST file {fashion_mnist_raw_dir(root) / missing[0]} is missing and the download failed "
+                f"FashionMNIST is not in {fashion_mnist_raw_dir(root)} and the download failed "
                 f"({type(err).__name__}: {err}). Run `python -m utils.data` while online, or use name='digits'."
             ) from err
+        state, detail = fashion_mnist_state(root)
+    if state != "ready":
+        raise DatasetFileError(detail)
+    if detail:
+        warnings.warn(detail, DatasetSizeWarning, stacklevel=3)
     return _read_fashion_mnist(root)
 
 
@@ -292,11 +356,8 @@ def load_dataset(
     fallback_reason = None
 
     if name == "auto":
-        status = fashion_mnist_status(root)
-        on_disk = all(s.startswith("ok") for s in status.values())
-        nothing_there = all(s == "missing" for s in status.values())
-        if on_disk or not nothing_there:
-            name = "fashion_mnist"  # partly there: let the fashion_mnist path name the broken file
+        if fashion_mnist_state(root)[0] != "absent":
+            name = "fashion_mnist"  # there, or partly there: the fashion_mnist path names a broken file
         elif not download:
             fallback_reason = f"it is not in {fashion_mnist_raw_dir(root)} and downloading is off ({OFFLINE_ENV_VAR} is set)"
         elif str(root) in _failed_downloads:
@@ -333,14 +394,22 @@ def load_dataset(
         fallback_reason=fallback_reason,
     )
     if fallback_reason is not None:
-        banner = _fallback_banner(fallback_reason)
-        splits.notes.append(banner)
-        if verbose:
-            print(banner, flush=True)
-        warnings.warn(f"FashionMNIST unavailable, using the bundled digits instead: {fallback_reason}", DatasetFallbackWarning, stacklevel=2)
+        _announce_fallback(fallback_reason, verbose)
     elif verbose:
         print(f"Dataset: {splits}")
     return splits
+
+
+def _announce_fallback(reason: str, verbose: bool) -> None:
+    """In a notebook: the banner alone (a warning would add a pink stderr box that learners read as an
+    error). In a script: the banner when ``verbose``, and always a ``DatasetFallbackWarning``."""
+    from .plotting import in_notebook  # imported here: plotting sits downstream of data
+
+    if verbose or in_notebook():
+        print(_fallback_banner(reason), flush=True)
+    if not in_notebook():
+        warnings.warn(f"FashionMNIST unavailable, using the bundled digits instead: {reason}", DatasetFallbackWarning,
+                      stacklevel=3)
 
 
 def subset(dataset: TensorDataset, n: int | None = None, *, per_class: int | None = None) -> TensorDataset:
@@ -349,11 +418,11 @@ def subset(dataset: TensorDataset, n: int | None = None, *, per_class: int | Non
         raise ValueError("give exactly one of n or per_class")
     x, y = dataset.tensors
     if n is not None:
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
+        n = positive_int(n, "n")
         return TensorDataset(x[:n], y[:n])
-    if not isinstance(per_class, int) or per_class < 1:
-        raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
+    per_class = positive_int(per_class, "per_class")
+    if not len(y):
+        raise ValueError(f"the dataset is empty: there are no samples to pick per_class={per_class} of each class from")
     picked = []
     for c in y.unique().tolist():
         idx = (y == c).nonzero().flatten()
@@ -365,11 +434,6 @@ def subset(dataset: TensorDataset, n: int | None = None, *, per_class: int | Non
 
 
 # ----------------------------------------------------------------------------------------------- loaders
-def _check_batch_size(batch_size: int, argument: str = "batch_size") -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"{argument} must be a positive integer (1, 2, ...), got {batch_size!r}")
-
-
 class TensorLoader:
     """Batches from tensors held in memory (on the training device), by index slicing.
 
@@ -381,7 +445,7 @@ class TensorLoader:
 
     def __init__(self, dataset: TensorDataset, batch_size: int, *, shuffle: bool = False, seed: int = 0,
                  device: torch.device | str | None = None):
-        _check_batch_size(batch_size)
+        batch_size = positive_int(batch_size, "batch_size")
         x, y = dataset.tensors
         self.device = torch.device(device) if device is not None else x.device
         self.x = to_device(x, self.device)
@@ -420,8 +484,8 @@ def make_loaders(splits: Splits, batch_size: int = 64, *, device: torch.device |
     ``kind="dataloader"`` uses torch's ``DataLoader`` (for data that does not fit in memory; batches are
     moved to the device by the training loop).
     """
-    _check_batch_size(batch_size)
-    _check_batch_size(eval_batch_size, "eval_batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
+    eval_batch_size = positive_int(eval_batch_size, "eval_batch_size")
     if kind == "tensor":
         return Loaders(
             TensorLoader(splits.train, batch_size, shuffle=True, seed=seed, device=device),
@@ -440,13 +504,14 @@ def make_loaders(splits: Splits, batch_size: int = 64, *, device: torch.device |
 
 # ----------------------------------------------------------------------------------------------- command line
 def main(argv: list[str] | None = None) -> int:
-    """``python -m utils.data``: download FashionMNIST (unless --check) and report what is on disk."""
+    """``python -m utils.data``: download FashionMNIST (unless --check) and report what ``load_dataset``
+    will do with what is on disk (exit code 0 only when it will use FashionMNIST)."""
     parser = argparse.ArgumentParser(description="Pre-download FashionMNIST for the notebooks and report what is on disk.")
     parser.add_argument("--root", help=f"data folder (default: ${DATA_DIR_ENV_VAR} or {REPO_ROOT / 'data'})")
     parser.add_argument("--check", action="store_true", help="only report, do not download")
     args = parser.parse_args(argv)
     root = data_dir(args.root)
-    if not args.check and not fashion_mnist_on_disk(root):
+    if not args.check and fashion_mnist_state(root)[0] == "absent":
         print(f"Downloading FashionMNIST into {root} ...")
         try:
             download_fashion_mnist(root)
@@ -455,10 +520,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"FashionMNIST in {fashion_mnist_raw_dir(root)}:")
     for name, state in fashion_mnist_status(root).items():
         print(f"  {name:26s} {state}")
-    ok = fashion_mnist_on_disk(root)
-    print("Ready: the notebooks will use FashionMNIST." if ok else
-          "Not ready: the notebooks will fall back to scikit-learn's digits.")
-    return 0 if ok else 1
+    state, detail = fashion_mnist_state(root)
+    if state == "ready":
+        print("Ready: the notebooks will use FashionMNIST." + (f"\nNote: {detail}." if detail else ""))
+    elif state == "absent":
+        print("Not there: the notebooks will download it when online, else fall back to scikit-learn's digits. "
+              "Run `python -m utils.data` while online to get it.")
+    else:
+        print(f"Broken: the notebooks will stop with DatasetFileError: {detail}")
+    return 0 if state == "ready" else 1
 
 
 if __name__ == "__main__":

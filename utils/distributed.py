@@ -14,17 +14,18 @@ Explained in notebooks/07_scaling_out.ipynb, which launches scripts/ddp_train.py
    (``print0``, ``save_checkpoint_on_main``, ``write_json_on_main``),
 5. leaves the process group (``cleanup``).
 
-Nothing here re-implements ``torch.distributed``; these are the few lines every DDP script repeats.
+These are the few lines every DDP script repeats; ``ShardedLoader`` does on purpose, in the open, what
+``DistributedSampler`` does (notebook 07 compares the two). Starting the processes from a notebook
+(``torchrun_command``, ``run_torchrun``, ``ddp_script``) is the launcher's job: ``utils/launch.py``
+(still importable from here).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,11 +36,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .data import REPO_ROOT
+from .checkpoints import atomic_write, save_checkpoint
+from .checks import finite_number, integer, one_of, positive_int
 from .device import to_device
-from .training import EpochResult, atomic_write, save_checkpoint
+from .training import EpochResult
 
-BACKENDS = ("gloo", "nccl")
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -88,8 +89,7 @@ def worker_device(preference: str, local_rank: int, local_world_size: int) -> to
     process, else the CPU), ``"cuda"`` or ``"cpu"``. NCCL needs a GPU of its own for every process, so two
     processes never share one GPU here.
     """
-    if preference not in ("auto", "cuda", "cpu"):
-        raise ValueError(f"device must be 'auto', 'cuda' or 'cpu', got {preference!r}")
+    one_of(preference, "device", ("auto", "cuda", "cpu"))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     enough_gpus = gpus >= local_world_size
     if preference == "cuda" and not enough_gpus:
@@ -109,8 +109,7 @@ def init_distributed(device: str = "auto", *, timeout_s: float = 120.0) -> DistI
     ``worker_device``) and the matching backend (gloo on CPU, NCCL on CUDA). Call ``cleanup()`` at the
     end, or use the ``distributed(...)`` context manager, which does both.
     """
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
-        raise ValueError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}")
+    timeout_s = finite_number(timeout_s, "timeout_s (seconds)", low=0, low_open=True, example="120")
     rank, world_size, local_rank = _env_int("RANK"), _env_int("WORLD_SIZE"), _env_int("LOCAL_RANK")
     local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
     chosen = worker_device(device, local_rank, local_world_size)
@@ -150,11 +149,12 @@ def current_world_size() -> int:
 
 
 # ----------------------------------------------------------------------------------------------- sharding batches
-def _check_rank(rank: int, world_size: int) -> None:
-    if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-        raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
-    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < world_size:
+def _check_rank(rank: int, world_size: int) -> tuple[int, int]:
+    world_size = positive_int(world_size, "world_size")
+    rank = integer(rank, "rank", minimum=0)
+    if rank >= world_size:
         raise ValueError(f"rank must be an integer in 0..{world_size - 1} (world_size={world_size}), got {rank!r}")
+    return rank, world_size
 
 
 def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -163,9 +163,8 @@ def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     ``n`` must be divisible by ``world_size``: equal shards are what make the average of the ranks'
     mean losses equal to the mean loss of the whole batch (notebook 07 shows what goes wrong otherwise).
     """
-    _check_rank(rank, world_size)
-    if isinstance(n, bool) or not isinstance(n, int) or n < world_size:
-        raise ValueError(f"n must be an integer >= world_size ({world_size}), got {n!r}")
+    rank, world_size = _check_rank(rank, world_size)
+    n = integer(n, "n (items to shard)", minimum=world_size)
     if n % world_size:
         raise ValueError(
             f"n={n} items cannot be split into {world_size} equal shards; use a global batch size divisible by "
@@ -194,8 +193,8 @@ class ShardedLoader:
 
     def __init__(self, dataset: TensorDataset, global_batch_size: int, *, rank: int, world_size: int, seed: int = 0,
                  device: torch.device | str | None = None):
-        _check_rank(rank, world_size)
-        if (isinstance(global_batch_size, bool) or not isinstance(global_batch_size, int)
+        rank, world_size = _check_rank(rank, world_size)
+        if (isinstance(global_batch_size, bool) or not isinstance(global_batch_size, numbers.Integral)
                 or global_batch_size < world_size or global_batch_size % world_size):
             raise ValueError(
                 f"global_batch_size must be a positive multiple of world_size ({world_size}), got {global_batch_size!r}"
@@ -205,7 +204,7 @@ class ShardedLoader:
             raise ValueError(f"the dataset has {len(x)} samples, fewer than global_batch_size={global_batch_size}")
         self.device = torch.device(device) if device is not None else x.device
         self.x, self.y = to_device(x, self.device), to_device(y, self.device)
-        self.global_batch_size = global_batch_size
+        self.global_batch_size = int(global_batch_size)
         self.rank, self.world_size = rank, world_size
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -315,63 +314,5 @@ def write_json_on_main(path: str | os.PathLike, data: dict) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------------------------- launching
-def torchrun_command(script: str | os.PathLike, args: Sequence[str] = (), *, nproc: int = 2) -> list[str]:
-    """The ``torchrun`` command line, spelled ``python -m torch.distributed.run`` so it uses this Python."""
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be a positive integer, got {nproc!r}")
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--standalone",
-            str(script), *map(str, args)]
-
-
-def run_torchrun(script: str | os.PathLike, args: Sequence[str] = (), *, nproc: int = 2,
-                 cwd: str | os.PathLike | None = None, timeout_s: float = 300.0,
-                 threads_per_process: int = 1) -> subprocess.CompletedProcess:
-    """Launch ``script`` on ``nproc`` processes with ``torchrun``, wait, and return its captured output.
-
-    Runs from ``cwd`` (default: the repository root) with the repository on ``PYTHONPATH`` (so the
-    script can ``import utils``) and ``OMP_NUM_THREADS=threads_per_process`` in every worker (two
-    processes on a 2-core laptop should not each start 2 threads). A failed run raises
-    ``RuntimeError`` carrying the end of the output, so the notebook shows why.
-    """
-    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
-        raise ValueError(f"timeout_s must be a number of seconds > 0, got {timeout_s!r}")
-    if isinstance(threads_per_process, bool) or not isinstance(threads_per_process, int) or threads_per_process < 1:
-        raise ValueError(f"threads_per_process must be a positive integer, got {threads_per_process!r}")
-    cwd = Path(cwd) if cwd is not None else REPO_ROOT
-    env = dict(os.environ)
-    env["OMP_NUM_THREADS"] = str(threads_per_process)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    command = torchrun_command(script, args, nproc=nproc)
-    # its own session (process group), so that a timeout or an interrupted cell can stop the workers too
-    posix = os.name == "posix"
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, start_new_session=posix)
-    try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
-    except BaseException as err:  # timeout, or the learner interrupted the kernel: stop every process
-        _stop(process, posix)
-        stdout, stderr = process.communicate()
-        if isinstance(err, subprocess.TimeoutExpired):
-            raise RuntimeError(f"torchrun did not finish within {timeout_s:g} s:\n{(stdout + stderr)[-3000:]}") from err
-        raise
-    if process.returncode != 0:
-        raise RuntimeError(f"torchrun exited with code {process.returncode}:\n{(stdout + stderr)[-3000:]}")
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
-def _stop(process: subprocess.Popen, posix: bool) -> None:
-    """Stop ``process`` and, on POSIX, every process it started (its session): TERM, 5 s, then KILL."""
-    def send(sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if posix:
-                os.killpg(process.pid, sig)
-            elif process.poll() is None:
-                process.send_signal(sig)
-
-    send(signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-    send(signal.SIGKILL if posix else signal.SIGTERM)  # whatever is left of the session, workers included
-    process.wait()
+# ----------------------------------------------------------------------------------------------- the launcher, moved
+from .launch import ddp_script, run_torchrun, torchrun_command  # noqa: E402, F401  (old import path)

@@ -3,15 +3,20 @@
 Explained in notebooks/05_hyperparameters.ipynb. One short sweep (one to a few hundred batches) replaces
 a grid of full training runs: the learning rate grows exponentially from ``start_lr`` to ``end_lr``, one
 optimizer step per batch, and the smoothed loss is recorded. Where it falls fastest the learning rate is
-useful; where it shoots up (past 4x the best value) the sweep stops. The model and optimizer are put back
-exactly as they were, so the sweep leaves no trace.
+useful; where it shoots up (past 4x the best value) the sweep stops. The model, the optimizer, the
+loader's shuffle and torch's random number generators are put back exactly as they were, so the sweep
+leaves no trace: the training run that follows is the one you would have had without it.
+Interrupting the kernel (Stop) ends the sweep and returns what it recorded; in a script Ctrl-C still
+ends the program (after the restore).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +24,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from .checks import finite_number, integer
 from .device import pick_device, to_device
-from .training import check_lr, make_optimizer
+from .training import check_lr, check_on_interrupt, check_optimizer_matches, make_optimizer
 
 
 @dataclass
@@ -66,7 +72,8 @@ def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float]) -> float:
     """A tenth of the learning rate where the smoothed loss is lowest.
 
     At the minimum the learning rate is already about to be too large; a tenth of it sits on the steep,
-    useful part of the curve. Non-finite losses are ignored.
+    useful part of the curve. Non-finite losses are ignored; when none is finite there is nothing to
+    suggest and a ``ValueError`` says so.
     """
     if len(lrs) != len(smoothed) or not len(lrs):
         raise ValueError(f"lrs and smoothed must be non-empty and of equal length, got {len(lrs)} and {len(smoothed)}")
@@ -74,9 +81,31 @@ def suggest_lr(lrs: Sequence[float], smoothed: Sequence[float]) -> float:
 
 
 def _lowest(values: Sequence[float]) -> int:
-    """Index of the smallest finite value (0 when none is finite)."""
+    """Index of the smallest finite value; a ``ValueError`` when none is finite."""
     values = np.asarray(values, dtype=float)
+    if not np.isfinite(values).any():
+        raise ValueError("no loss of the sweep is finite, so there is no learning rate to suggest: check the data "
+                         "(NaN or infinite inputs?), the model and the loss, or start the sweep at a smaller lr")
     return int(np.argmin(np.where(np.isfinite(values), values, np.inf)))
+
+
+def _generators(loader: Iterable) -> list[torch.Generator]:
+    """The random generators that decide ``loader``'s shuffle (``TensorLoader``, ``DataLoader``, ...)."""
+    found = [getattr(loader, "generator", None), getattr(getattr(loader, "sampler", None), "generator", None)]
+    return [g for g in found if isinstance(g, torch.Generator)]
+
+
+@contextlib.contextmanager
+def _no_trace(loader: Iterable, device: torch.device) -> Iterator[None]:
+    """Put back the loader's shuffle generators and torch's global RNG (CPU, and the GPU in use) afterwards."""
+    saved = [(g, g.get_state()) for g in _generators(loader)]
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        for generator, state in saved:
+            generator.set_state(state)
 
 
 def _batches(loader: Iterable):
@@ -92,63 +121,97 @@ def _batches(loader: Iterable):
 
 def lr_find(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer | str = "sgd", *,
             loss_fn: nn.Module | None = None, start_lr: float = 1e-6, end_lr: float = 10.0, num_steps: int = 100,
-            smoothing: float = 0.9, diverge_factor: float = 4.0, device: torch.device | str | None = None) -> LRFindResult:
+            smoothing: float = 0.9, diverge_factor: float = 4.0, device: torch.device | str | None = None,
+            on_interrupt: str = "auto") -> LRFindResult:
     """Run the learning-rate range test on ``model`` with batches from ``loader``.
 
     ``optimizer``: a name (see ``utils.make_optimizer``) or an optimizer you built for ``model`` (its
     other settings, such as momentum, are kept; only the learning rate is swept). Step ``i`` of
     ``num_steps`` uses ``lr_schedule(start_lr, end_lr, num_steps)[i]``. The sweep stops early when the
     loss is not finite or the smoothed loss exceeds ``diverge_factor`` x the lowest so far. Afterwards the
-    weights, the optimizer's state (momentum buffers, learning rate) and train/eval mode are restored.
+    weights, the optimizer's state (momentum buffers, learning rate), train/eval mode, the loader's
+    shuffle generator and torch's random number generators are restored.
+
+    A sweep without a single finite loss raises ``ValueError`` (there is nothing to suggest); a sweep
+    whose lowest loss is its first step warns that the suggestion lies below the swept range. An
+    optimizer built on another model's parameters is refused (``utils.training.check_optimizer_matches``).
+
+    Interrupting the kernel ends the sweep with everything restored. ``on_interrupt`` works as in
+    ``utils.fit``: ``"return"`` gives back the result so far (``stop_reason`` starts with "interrupted"),
+    ``"raise"`` re-raises the ``KeyboardInterrupt`` (with the result as its ``.result``), and ``"auto"``
+    (default) returns in a notebook and raises in a script, where Ctrl-C must still end the program.
     """
     check_lr(start_lr, "start_lr")
     check_lr(end_lr, "end_lr")
     if end_lr <= start_lr:
         raise ValueError(f"end_lr must be larger than start_lr, got start_lr={start_lr:g}, end_lr={end_lr:g}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}")
-    if not diverge_factor > 1:
+    num_steps = integer(num_steps, "num_steps", minimum=2)
+    smoothing = finite_number(smoothing, "smoothing", low=0, high=1, high_open=True, example="0.9")
+    on_interrupt = check_on_interrupt(on_interrupt)
+    if isinstance(diverge_factor, bool) or not diverge_factor > 1:  # inf is allowed: never stop on the rise
         raise ValueError(f"diverge_factor must be a number > 1, got {diverge_factor!r}")
     device = pick_device(device)
     model.to(device)
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, model.parameters(), start_lr)
+    check_optimizer_matches(model, optimizer)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
 
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     was_training = model.training
     lrs, losses, smoothed = [], [], []
-    average, best = 0.0, math.inf
-    stop_reason = f"reached lr {end_lr:g}"
+    stop_reason, interrupt = f"reached lr {end_lr:g}", None
     try:
-        model.train()
-        for i, (lr, (x, y)) in enumerate(zip(lr_schedule(start_lr, end_lr, num_steps), _batches(loader))):
-            for group in optimizer.param_groups:
-                group["lr"] = float(lr)
-            x, y = to_device(x, device), to_device(y, device)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            value = loss.item()  # one read-back per step: the stopping rule needs the number
-            lrs.append(float(lr))
-            losses.append(value)
-            if not math.isfinite(value):
-                smoothed.append(math.inf)
-                stop_reason = f"loss not finite at lr {lr:.2g}"
-                break
-            average = smoothing * average + (1 - smoothing) * value
-            smoothed.append(average / (1 - smoothing ** (i + 1)))  # bias correction: no slow start from 0
-            best = min(best, smoothed[-1])
-            if smoothed[-1] > diverge_factor * best:
-                stop_reason = f"loss above {diverge_factor:g}x its best at lr {lr:.2g}"
-                break
+        with _no_trace(loader, device):
+            stop_reason = _sweep(model, loader, optimizer, loss_fn, lr_schedule(start_lr, end_lr, num_steps),
+                                 smoothing, diverge_factor, device, lrs, losses, smoothed) or stop_reason
+    except KeyboardInterrupt as err:  # the learner pressed Stop
+        if not lrs:
+            raise
+        interrupt, stop_reason = err, f"interrupted at lr {lrs[-1]:.2g}"
     finally:
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
         model.train(was_training)
-    return LRFindResult(lrs=lrs, losses=losses, smoothed=smoothed, suggestion=suggest_lr(lrs, smoothed),
-                        lr_min_loss=lrs[_lowest(smoothed)], stop_reason=stop_reason)
+    if interrupt is not None and on_interrupt == "raise":
+        interrupt.result = _result(lrs, losses, smoothed, stop_reason) if np.isfinite(smoothed).any() else None
+        raise interrupt
+    return _result(lrs, losses, smoothed, stop_reason)
+
+
+def _result(lrs: list[float], losses: list[float], smoothed: list[float], stop_reason: str) -> LRFindResult:
+    lowest = _lowest(smoothed)
+    if lowest == 0 and len(lrs) > 1:
+        warnings.warn(f"the lowest smoothed loss is at the first learning rate ({lrs[0]:.2g}), so the suggestion "
+                      f"({lrs[0] / 10:.2g}) lies below the swept range: start the sweep at a smaller start_lr",
+                      stacklevel=3)
+    return LRFindResult(lrs=lrs, losses=losses, smoothed=smoothed, suggestion=float(lrs[lowest]) / 10,
+                        lr_min_loss=lrs[lowest], stop_reason=stop_reason)
+
+
+def _sweep(model, loader, optimizer, loss_fn, schedule, smoothing, diverge_factor, device, lrs, losses, smoothed):
+    """The loop of the range test: one step per learning rate, appending to ``lrs``, ``losses`` and
+    ``smoothed``. Returns why it stopped early, or ``None`` when it reached the end of ``schedule``."""
+    average, best = 0.0, math.inf
+    model.train()
+    for i, (lr, (x, y)) in enumerate(zip(schedule, _batches(loader))):
+        for group in optimizer.param_groups:
+            group["lr"] = float(lr)
+        x, y = to_device(x, device), to_device(y, device)
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = loss.item()  # one read-back per step: the stopping rule needs the number
+        lrs.append(float(lr))
+        losses.append(value)
+        if not math.isfinite(value):
+            smoothed.append(math.inf)
+            return f"loss not finite at lr {lr:.2g}"
+        average = smoothing * average + (1 - smoothing) * value
+        smoothed.append(average / (1 - smoothing ** (i + 1)))  # bias correction: no slow start from 0
+        best = min(best, smoothed[-1])
+        if smoothed[-1] > diverge_factor * best:
+            return f"loss above {diverge_factor:g}x its best at lr {lr:.2g}"
+    return None
