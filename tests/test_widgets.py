@@ -340,3 +340,16 @@ def test_every_run_is_overlaid_with_one_legend_entry_each(explorer):
     plot.render()
     legend = [t.get_text() for t in plot.ax.get_legend().get_texts()]
     assert legend == [run.label for run in explorer.runs] + ["current"]
+
+
+def test_the_runs_on_the_plot_are_listed_in_words(digits):
+    # Under the plot, the runs in words: a learner who cannot tell the colours apart reads which line is which.
+    ex = small_explorer(digits)
+    assert "none yet" in ex.runs_list.value
+    ex.train()
+    ex.lr_slider.value = 10.0
+    ex.train()
+    text = ex.runs_list.value
+    assert f"1. {ex.runs[0].label};" in text and f"2. {ex.runs[1].label} (diverged)" in text
+    ex.clear_button.click()
+    assert "none yet" in ex.runs_list.value

@@ -185,6 +185,8 @@ class HyperparameterExplorer:
         # a fixed height: a long message scrolls inside the box instead of pushing the plot down
         self.status = w.HTML(layout=w.Layout(height="3.6em", overflow="auto"))
         self.image = w.Image(format="png")
+        # the runs on the plot, in words: readable without telling colours apart (and what a browser test reads)
+        self.runs_list = w.HTML()
         for control in (self.lr_slider, self.batch_slider, self.epochs_slider, self.optimizer_dropdown,
                         self.x_axis_dropdown):
             control.style.description_width = "100px"
@@ -197,10 +199,12 @@ class HyperparameterExplorer:
             w.HBox([self.train_button, self.clear_button, self.x_axis_dropdown]),
             self.status,
             self.image,
+            self.runs_list,
         ])
         n = len(self.data.train)
         self._say(f"{n:,} training and {len(self.data.val):,} validation samples of {self.data.name}, "
                   f"MLP with {hidden} hidden units, seed {seed}. Choose settings and press Train.")
+        self._list_runs()
         self._new_plot().close()
 
     # ------------------------------------------------------------------------------------------- handlers
@@ -271,6 +275,7 @@ class HyperparameterExplorer:
         try:
             self.runs.clear()
             self._axes.clear()
+            self._list_runs()
             self._new_plot().close()
             self._say("All runs cleared.")
         except Exception as err:
@@ -289,6 +294,16 @@ class HyperparameterExplorer:
     def _keep(self, history: History, axis: RunAxis) -> None:
         self.runs.append(history)
         self._axes.append(axis)
+        self._list_runs()
+
+    def _list_runs(self) -> None:
+        """Write the runs on the plot as a numbered list under it: "Runs on the plot: 1. sgd lr=0.1 ...; 2. ..."."""
+        if not self.runs:
+            self.runs_list.value = "<small>Runs on the plot: none yet.</small>"
+            return
+        items = "; ".join(f"{i}. {html.escape(run.label)}{' (diverged)' if run.diverged else ''}"
+                          for i, run in enumerate(self.runs, 1))
+        self.runs_list.value = f"<small>Runs on the plot: {items}</small>"
 
     def _new_plot(self, label: str = "", axis: RunAxis | None = None) -> ExplorerPlot:
         y_max = 2.0 * math.log(self.data.num_classes)  # twice the loss of a uniform guess
