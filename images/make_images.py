@@ -22,9 +22,18 @@ IMAGES_DIR = Path(__file__).resolve().parent
 DPI = 100
 MAX_BYTES = 200_000  # keep the repository light: every PNG must stay below this
 
-TRAIN, VAL, TEST, GREY = "#2f6db5", "#d9822b", "#3a8f4b", "#5f6368"
-BACKWARD = "#7b4fa0"  # gradients and updates, in the training-step figure
-TINT = {TRAIN: "#e3edf8", VAL: "#fbeedd", TEST: "#e1f1e4", GREY: "#f1f3f4", BACKWARD: "#efe7f5"}
+# Okabe and Ito's colour-blind-safe colours, the palette of utils.plotting.PALETTE (tests/test_plotting.py checks)
+TRAIN, VAL, TEST, GREY = "#0072B2", "#D55E00", "#009E73", "#5f6368"
+BACKWARD = "#CC79A7"  # gradients and updates, in the training-step figure
+
+
+def _tint(color: str, strength: float = 0.12) -> str:
+    """``color`` mixed into white: the fill behind text in that colour."""
+    rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - strength * (255 - c)):02x}" for c in rgb)
+
+
+TINT = {c: _tint(c) for c in (TRAIN, VAL, TEST, GREY, BACKWARD)}
 
 
 # ----------------------------------------------------------------------------------------------- drawing helpers

@@ -1,11 +1,17 @@
-"""scripts/build_book.py (`make book`): HTML pages for every notebook, an index, links and images that resolve."""
+"""scripts/build_book.py (`make book`): nbconvert's pages for every notebook, an index, links and images that
+resolve, MathJax shipped with the pages; .github/workflows/book.yml publishes it (checked by a linter here).
+
+That the formulas are really typeset offline is checked in a browser: tests/browser/test_book_math.py."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import re
+import shutil
+import subprocess
 import sys
+import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -52,26 +58,72 @@ def digest(paths) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
+def fake_mathjax(folder: Path) -> Path:
+    """The files the book copies from a MathJax package, with placeholder contents."""
+    for name in ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff", "LICENSE"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("placeholder")
+    return folder
+
+
 def test_render_every_notebook_without_executing(tmp_path):
     out = tmp_path / "book"
     before = digest(NOTEBOOKS)
-    assert build_book.main(["--out", str(out), "--no-execute"]) == 0
+    assert build_book.main(["--out", str(out), "--no-execute", "--mathjax", str(fake_mathjax(tmp_path / "mj"))]) == 0
     assert digest(NOTEBOOKS) == before  # notebooks/ is never modified
 
-    pages = [out / p.with_suffix(".html").name for p in NOTEBOOKS]
+    pages = [out / "notebooks" / p.with_suffix(".html").name for p in NOTEBOOKS]
     assert all(page.is_file() and page.stat().st_size > 10_000 for page in pages)
     index = out / "index.html"
-    assert index.is_file()
     index_links = [target for tag, target in links_of(index) if tag == "a"]
-    assert index_links == [page.name for page in pages]  # every page, in order
+    assert index_links == [f"notebooks/{page.name}" for page in pages]  # every page, in order
 
     images = [target for page in pages for tag, target in links_of(page) if tag == "img" and is_local(target)]
     assert images, "the notebooks show diagrams from images/: at least one <img> should point there"
-    assert all(target.startswith("images/") for target in images)
+    assert all(target.startswith("../images/") for target in images)
     broken = [problem for page in [index, *pages] for problem in unresolved(page)]
     assert not broken, "links that do not resolve in the book:\n" + "\n".join(broken)
     # notebook-to-notebook links go to the pages, not to the .ipynb files
     assert not [t for page in pages for _, t in links_of(page) if is_local(t) and t.split("#")[0].endswith(".ipynb")]
+    # every script a page loads is the local MathJax copy: nothing from a CDN, so the pages read offline
+    scripts = {target for page in pages for tag, target in links_of(page) if tag == "script"}
+    assert scripts == {"../mathjax/es5/tex-chtml-full.js"}
+    assert (out / "mathjax" / "LICENSE").is_file() and (out / "mathjax" / "es5" / "output" / "chtml").is_dir()
+    assert "inlineMath: [['$', '$']" in pages[0].read_text(encoding="utf-8")  # MathJax 3 told about $...$
+
+
+def test_without_npm_the_pages_load_mathjax_from_a_cdn_and_say_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(build_book.shutil, "which", lambda name: None)
+    assert build_book.fetch_mathjax(tmp_path / "cache") is None
+    monkeypatch.setattr(build_book, "fetch_mathjax", lambda: None)
+    nb = write_notebook(tmp_path / "01_x.ipynb", new_markdown_cell("# X\n\n$a^2$"))
+    assert build_book.main(["--out", str(tmp_path / "out"), "--no-execute", str(nb)]) == 0
+    assert "formulas show as raw LaTeX without internet" in capsys.readouterr().err
+    scripts = {target for tag, target in links_of(tmp_path / "out" / "notebooks" / "01_x.html") if tag == "script"}
+    assert scripts == {build_book.MATHJAX_CDN}
+    with pytest.raises(FileNotFoundError, match="does not hold MathJax 3"):
+        build_book.copy_mathjax(tmp_path, tmp_path / "out")
+
+
+def test_fetch_mathjax_keeps_only_what_the_pages_need(tmp_path, monkeypatch):
+    package = tmp_path / "package"
+    fake_mathjax(package)
+    (package / "es5" / "sre").mkdir()
+    (package / "es5" / "sre" / "speech.js").write_text("4 MB the pages never load")
+    archive = tmp_path / "mathjax-3.2.2.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(package, arcname="package")
+    npm = tmp_path / "npm"  # a stand-in for `npm pack mathjax@3.2.2 --pack-destination DIR`
+    npm.write_text(f"#!/bin/sh\ncp {archive} \"$4\"\necho \"$@\" > {tmp_path / 'args'}\n")
+    npm.chmod(0o755)
+    monkeypatch.setattr(build_book.shutil, "which", lambda name: str(npm) if name == "npm" else shutil.which(name))
+    cache = tmp_path / "cache" / "mathjax-3.2.2"
+    assert build_book.fetch_mathjax(cache) == cache
+    assert (tmp_path / "args").read_text().split()[:2] == ["pack", "mathjax@3.2.2"]
+    files = sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
+    assert files == ["LICENSE", "es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff", "es5/tex-chtml-full.js"]
+    npm.write_text("#!/bin/sh\nexit 1\n")  # a second call uses the cache and never runs npm
+    assert build_book.fetch_mathjax(cache) == cache
 
 
 def write_notebook(path: Path, *cells) -> Path:
@@ -96,45 +148,62 @@ def test_execute_a_tiny_notebook_and_report_a_failing_one(tmp_path):
     before = digest([good, bad])
     out = tmp_path / "out"
 
-    assert build_book.main(["--out", str(out), "--timeout", "120", str(good), str(bad)]) == 1  # one failed
-    assert digest([good, bad]) == before
+    mathjax = str(fake_mathjax(tmp_path / "mj"))
+    assert build_book.main(["--out", str(out), "--timeout", "120", "--mathjax", mathjax, str(good), str(bad)]) == 1
+    assert digest([good, bad]) == before  # one failed; the sources are untouched
 
-    executed = nbformat.read(out / "01_tiny.ipynb", as_version=4)
+    executed = nbformat.read(out / "notebooks" / "01_tiny.ipynb", as_version=4)
     assert executed.cells[1].outputs[0]["text"] == "42 nbs\n"  # ran, in the notebook's own folder
-    page = out / "01_tiny.html"
+    page = out / "notebooks" / "01_tiny.html"
     assert "42 nbs" in page.read_text(encoding="utf-8")
     targets = {target for _, target in links_of(page)}
-    assert {"02_boom.html#Boom", "#Tiny-notebook", "https://pytorch.org"} <= targets
-    assert not unresolved(page) and not unresolved(out / "index.html")
+    assert {"02_boom.html#Boom", "#Tiny-notebook", "https://pytorch.org", "../pictures/dot.png"} <= targets
 
-    failed = nbformat.read(out / "02_boom.ipynb", as_version=4)
+    failed = nbformat.read(out / "notebooks" / "02_boom.ipynb", as_version=4)
     assert failed.cells[1].outputs[0]["output_type"] == "error" and failed.cells[2].outputs == []
     index = (out / "index.html").read_text(encoding="utf-8")
     assert "Tiny notebook" in index and "It prints a number." in index and "executed in" in index
     assert "FAILED" in index and "boom" in index
 
 
-def test_choosing_notebooks_by_prefix_name_or_path(tmp_path):
-    for name in ("01_alpha", "02_beta", "02_gamma"):
-        write_notebook(tmp_path / f"{name}.ipynb", new_markdown_cell(f"# {name}"))
-    find = build_book.find_notebooks
-    assert [p.stem for p in find([], tmp_path)] == ["01_alpha", "02_beta", "02_gamma"]
-    assert [p.stem for p in find(["02_gamma", "01", "01_alpha"], tmp_path)] == ["01_alpha", "02_gamma"]  # series order
-    assert [p.stem for p in find(["02_beta.ipynb"], tmp_path)] == ["02_beta"]
-    assert [p.stem for p in find([str(tmp_path / "01_alpha.ipynb")], tmp_path)] == ["01_alpha"]
-    with pytest.raises(ValueError, match="'02' matches 2 notebooks"):
-        find(["02"], tmp_path)
-    with pytest.raises(ValueError, match="'09' matches no notebook.*01_alpha"):
-        find(["09"], tmp_path)
+def test_main_refuses_what_is_not_a_notebook(tmp_path):
     with pytest.raises(SystemExit):
-        build_book.main(["--no-execute", "--out", str(tmp_path / "out"), "99_nothing"])
+        build_book.main(["--no-execute", "--out", str(tmp_path / "out"), str(tmp_path / "99_nothing.ipynb")])
+    with pytest.raises(SystemExit):
+        build_book.main(["--no-execute", "--timeout", "0"])
 
 
-def test_rewrite_links_for_the_book(tmp_path):
-    notebooks, out, images = tmp_path / "notebooks", tmp_path / "build" / "book", tmp_path / "images"
-    pages = {notebooks / "02_next.ipynb": "02_next.html"}
-    text = ("![d](../images/sub/d.png) [n](02_next.ipynb#part) [code](../utils/training.py) [web](http://x.org) "
-            '[top](#top) <img src="../images/e.svg"> ![inline](data:image/png;base64,AAAA)')
-    rewritten = build_book.rewrite_links(text, notebooks, out, pages, images)
-    assert rewritten == ("![d](images/sub/d.png) [n](02_next.html#part) [code](../../utils/training.py) "
-                         '[web](http://x.org) [top](#top) <img src="images/e.svg"> ![inline](data:image/png;base64,AAAA)')
+def test_relink_points_notebook_links_at_their_pages():
+    text = ("![d](../images/sub/d.png) [n](02_next.ipynb#part) [m](<03_more.ipynb>) [code](../utils/training.py) "
+            '[web](https://github.com/o/r/blob/main/notebooks/01.ipynb) [top](#top) <a href="04_x.ipynb">x</a>')
+    assert build_book.relink(text) == (
+        "![d](../images/sub/d.png) [n](02_next.html#part) [m](<03_more.html>) [code](../utils/training.py) "
+        '[web](https://github.com/o/r/blob/main/notebooks/01.ipynb) [top](#top) <a href="04_x.html">x</a>')
+
+
+# ----------------------------------------------------------------------------------------------- the CI workflow
+WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
+
+
+def test_the_book_workflow_is_a_valid_github_actions_workflow():
+    linter = shutil.which("check-jsonschema") or shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    if linter is None:
+        pytest.skip("needs check-jsonschema (requirements.txt; pip install check-jsonschema)")
+    done = subprocess.run([linter, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_book_workflow_builds_with_make_and_publishes_with_github_pages():
+    import yaml  # installed with check-jsonschema (ruamel) or jupyter (PyYAML)
+
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    runs = " ".join(step.get("run", "") for step in build["steps"])
+    uses = [step.get("uses", "") for step in build["steps"]]
+    assert "make" in runs and " book" in runs and "TORCH=cpu" in runs
+    assert any(u.startswith("actions/setup-node") for u in uses)  # npm fetches MathJax
+    upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-pages-artifact"))
+    assert upload["with"]["path"] == "build/book"  # where build_book.py writes
+    assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages")
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
+from sklearn.metrics import classification_report
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 from torch import nn
 
@@ -71,24 +73,46 @@ def test_per_class_accuracy_of_an_empty_class_is_nan_and_bad_shapes_are_refused(
         per_class_accuracy(torch.tensor([[1, -1], [0, 1]]))
 
 
-def test_most_confused_and_table():
+def test_most_confused():
     classes = ["cat", "dog", "fox"]
     assert most_confused(CONFUSION, classes, k=2) == [("dog", "cat", 10), ("fox", "cat", 5)]
+    assert most_confused(CONFUSION, classes, k=np.int64(1)) == [("dog", "cat", 10)]
     assert most_confused(torch.eye(3, dtype=torch.long), classes) == []  # no mistakes, nothing to list
-    table = per_class_table(CONFUSION, classes).splitlines()
-    assert len(table) == 4 and "dog" in table[2] and "75.0%" in table[2] and "cat (10)" in table[2]
+    with pytest.raises(ValueError, match="k must be an integer"):
+        most_confused(CONFUSION, classes, k=0)
+
+
+def test_per_class_table_is_scikit_learns_report_of_the_same_samples():
+    classes = ["cat", "dog", "fox"]
+    true = np.repeat([0, 0, 0, 1, 1, 2, 2, 2], [50, 3, 2, 10, 30, 5, 5, 10])
+    predicted = np.repeat([0, 1, 2, 0, 1, 0, 1, 2], [50, 3, 2, 10, 30, 5, 5, 10])
+    assert torch.equal(confusion_matrix(torch.as_tensor(true), torch.as_tensor(predicted), 3), CONFUSION)
+    table = per_class_table(CONFUSION, classes)
+    assert table == classification_report(true, predicted, target_names=classes, digits=3)
+    dog = next(line.split() for line in table.splitlines() if line.strip().startswith("dog"))
+    assert dog == ["dog", "0.789", "0.750", "0.769", "40"]  # recall = per-class accuracy = 30 / 40
+    assert math.isclose(float(dog[2]), per_class_accuracy(CONFUSION)[1].item(), abs_tol=5e-4)
+    never_predicted = torch.tensor([[5, 0], [3, 0]])  # class "b" is never predicted: precision 0, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "b" in per_class_table(never_predicted, ["a", "b"])
     with pytest.raises(ValueError, match="classes has 2 names"):
         per_class_table(CONFUSION, classes[:2])
 
 
-def test_plot_confusion_matrix_rows_sum_to_one():
+def test_plot_confusion_matrix_is_scikit_learns_display_with_rows_summing_to_one():
     fig = plot_confusion_matrix(CONFUSION, ["a", "b", "c"])
     assert isinstance(fig, Figure)
-    image = fig.axes[0].images[0].get_array()
-    assert np.allclose(np.asarray(image).sum(axis=1), 1.0)
+    image = np.asarray(fig.axes[0].images[0].get_array())
+    assert np.allclose(image.sum(axis=1), 1.0)
+    assert fig.axes[0].images[0].get_clim() == (0, 1)
     assert [t.get_text() for t in fig.axes[0].texts][:3] == ["0.91", "0.05", "0.04"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    assert fig.axes[0].get_ylabel() == "true class" and fig.axes[1].get_ylabel() == "fraction of the true class"
     counts = plot_confusion_matrix(CONFUSION, ["a", "b", "c"], normalize=False)
     assert counts.axes[0].texts[0].get_text() == "50"
+    empty_row = plot_confusion_matrix(torch.tensor([[2, 0], [0, 0]]), ["a", "b"])  # no sample of b: zeros, no NaN
+    assert np.array_equal(np.asarray(empty_row.axes[0].images[0].get_array()), [[1.0, 0.0], [0.0, 0.0]])
 
 
 def test_predict_agrees_with_evaluate_and_restores_the_mode(digits):

@@ -1,19 +1,19 @@
-"""utils.logging_hooks: the plain-text logger, the TensorBoard/plain choice and reading logs back (notebook 06)."""
+"""utils.logging_hooks: TensorBoard through fit's hook, read back with TensorBoard's own reader; the plain-text
+stand-in; reading logs back (notebook 06)."""
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
-import sys
-import types
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+from torch.utils.tensorboard import SummaryWriter
 
 import utils
-from utils import logging_hooks
+from utils import events, logging_hooks
 from utils.logging_hooks import ScalarLogger, open_writer, read_scalars
 
 
@@ -24,22 +24,49 @@ def tiny_run(digits):
     return utils.make_loaders(small, batch_size=64)
 
 
-def test_scalar_logger_records_what_fit_reports(tmp_path, tiny_run):
-    stream = io.StringIO()
+def _fit(loaders, log, epochs=3):
     torch.manual_seed(0)
     model = utils.MLP((1, 8, 8), 10, hidden=32)
-    with ScalarLogger(tmp_path / "run", stream=stream) as writer:
-        history = utils.fit(model, tiny_run.train, tiny_run.val, epochs=3, optimizer="sgd", lr=0.1,
-                            log=writer.add_scalar, log_every=3, progress=False)
+    return utils.fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log,
+                     log_every=3, progress=False)
+
+
+def test_summary_writer_through_fits_hook_read_back_by_tensorboards_event_accumulator(tmp_path, tiny_run):
+    with open_writer(tmp_path / "run") as writer:  # tensorboard is in requirements.txt: a real SummaryWriter
+        assert isinstance(writer, SummaryWriter)
+        history = _fit(tiny_run, writer.add_scalar)
+
+    accumulator = EventAccumulator(str(tmp_path / "run"), size_guidance={SCALARS: 0})  # 0: keep every value
+    accumulator.Reload()
+    logged = {tag: [(e.step, e.value) for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]}
+    assert set(logged) == {events.TRAIN_BATCH_LOSS, events.EPOCH, *(event for event, _ in events.EPOCH_EVENTS)}
+
+    def close(pairs, expected_steps, expected_values):  # TensorBoard stores values as 32-bit floats
+        return ([s for s, _ in pairs] == expected_steps
+                and all(math.isclose(v, x, rel_tol=1e-6, abs_tol=1e-7) for (_, v), x in zip(pairs, expected_values, strict=True)))
+
+    assert close(logged[events.TRAIN_BATCH_LOSS], list(range(1, 13)), history.step_loss)
+    epoch_steps = [e["step"] for e in history.epochs]
+    assert epoch_steps == [4, 8, 12]
+    for event, key in events.EPOCH_EVENTS:
+        assert close(logged[event], epoch_steps, history.metric(key)), event
+    assert close(logged[events.EPOCH], epoch_steps, [1, 2, 3])
+    assert read_scalars(tmp_path / "run") == logged  # utils' reader is that same reader
+
+
+def test_scalar_logger_records_what_fit_reports(tmp_path, tiny_run, capsys):
+    with ScalarLogger(tmp_path / "run") as writer:
+        history = _fit(tiny_run, writer.add_scalar)
     assert writer.tags == ["train/batch_loss", "train/loss", "train/acc", "val/loss", "val/acc", "lr", "epoch"]
     assert [v for _, v in writer.scalars("train/batch_loss")] == history.step_loss
     assert [s for s, _ in writer.scalars("train/batch_loss")] == list(range(1, 13))
     assert [v for _, v in writer.scalars("val/loss")] == history.val_loss
     assert [s for s, _ in writer.scalars("val/acc")] == [4, 8, 12]
 
-    lines = stream.getvalue().splitlines()  # one printed line per epoch, batch losses left out
+    out = capsys.readouterr().out
+    lines = out.splitlines()  # one printed line per epoch, batch losses left out
     assert len(lines) == 3 and lines[0].startswith("epoch 1 (step 4): train/loss ")
-    assert "val/acc" in lines[2] and "batch_loss" not in stream.getvalue()
+    assert "val/acc" in lines[2] and "batch_loss" not in out
 
     logged = read_scalars(tmp_path / "run")  # the JSON lines file says the same
     assert logged["val/loss"] == writer.scalars("val/loss")
@@ -50,8 +77,8 @@ def test_scalar_logger_records_what_fit_reports(tmp_path, tiny_run):
 
 def test_scalar_logger_without_a_folder_and_without_echo(capsys):
     writer = ScalarLogger(echo=False)
-    writer("loss", torch.tensor(0.5), 1)  # tensors and numbers alike, like SummaryWriter
-    writer.log("epoch", 1, 1)
+    writer.add_scalar("loss", torch.tensor(0.5), 1)  # tensors and numbers alike, like SummaryWriter
+    writer.add_scalar("epoch", 1, 1)
     writer.close()
     assert writer.scalars("loss") == [(1, 0.5)] and writer.get_logdir() is None
     assert capsys.readouterr().out == ""
@@ -70,6 +97,7 @@ def test_scalar_logger_refuses_bad_input():
 
 
 def test_open_writer_falls_back_to_the_plain_logger(tmp_path, monkeypatch):
+    assert isinstance(open_writer(tmp_path / "plain", backend="plain"), ScalarLogger)
     monkeypatch.setattr(logging_hooks, "tensorboard_available", lambda: False)
     writer = open_writer(tmp_path / "a")
     assert isinstance(writer, ScalarLogger) and (tmp_path / "a" / "scalars.jsonl").is_file()
@@ -81,58 +109,16 @@ def test_open_writer_falls_back_to_the_plain_logger(tmp_path, monkeypatch):
 
 
 def test_tensorboard_available_asks_importlib(monkeypatch):
+    assert logging_hooks.tensorboard_available() is True
     seen = []
     monkeypatch.setattr(logging_hooks.importlib.util, "find_spec", lambda name: seen.append(name))
     assert logging_hooks.tensorboard_available() is False and seen == ["tensorboard"]
 
 
-def test_open_writer_uses_summary_writer_when_tensorboard_is_installed(tmp_path, monkeypatch):
-    class FakeSummaryWriter:
-        def __init__(self, log_dir=None):
-            self.log_dir = log_dir
-
-    fake = types.ModuleType("torch.utils.tensorboard")
-    fake.SummaryWriter = FakeSummaryWriter
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
-    monkeypatch.setattr(logging_hooks, "tensorboard_available", lambda: True)
-    writer = open_writer(tmp_path / "run")
-    assert isinstance(writer, FakeSummaryWriter) and writer.log_dir == str(tmp_path / "run")
-    assert isinstance(open_writer(tmp_path / "plain", backend="plain"), ScalarLogger)
-
-
-def test_read_scalars_reads_tensorboard_event_files_with_event_accumulator(tmp_path, monkeypatch):
-    """The TensorBoard branch, with a stand-in for tensorboard's EventAccumulator (same names, same shapes)."""
-    event = types.SimpleNamespace
-    opened = {}
-
-    class FakeAccumulator:
-        def __init__(self, path, size_guidance=None):
-            opened.update(path=path, size_guidance=size_guidance)
-
-        def Reload(self):  # noqa: N802 (TensorBoard's spelling)
-            opened["reloaded"] = True
-
-        def Tags(self):  # noqa: N802
-            return {"scalars": ["val/loss"], "images": []}
-
-        def Scalars(self, tag):  # noqa: N802
-            return [event(wall_time=0.0, step=4, value=0.5), event(wall_time=1.0, step=8, value=0.25)]
-
-    modules = {}
-    for name in ("tensorboard", "tensorboard.backend", "tensorboard.backend.event_processing",
-                 "tensorboard.backend.event_processing.event_accumulator"):
-        modules[name] = types.ModuleType(name)
-        monkeypatch.setitem(sys.modules, name, modules[name])
-    accumulator_module = modules["tensorboard.backend.event_processing.event_accumulator"]
-    accumulator_module.EventAccumulator = FakeAccumulator
-    accumulator_module.SCALARS = "scalars"
-    modules["tensorboard.backend.event_processing"].event_accumulator = accumulator_module
-    monkeypatch.setattr(logging_hooks, "tensorboard_available", lambda: True)
-
-    (tmp_path / "events.out.tfevents.123.host").write_bytes(b"")
-    assert read_scalars(tmp_path) == {"val/loss": [(4, 0.5), (8, 0.25)]}
-    assert opened == {"path": str(tmp_path), "size_guidance": {"scalars": 0}, "reloaded": True}  # 0: keep every value
-
+def test_read_scalars_of_event_files_needs_tensorboard(tmp_path, monkeypatch):
+    with SummaryWriter(log_dir=str(tmp_path)) as writer:
+        writer.add_scalar("val/loss", 0.5, 4)
+    assert read_scalars(tmp_path) == {"val/loss": [(4, 0.5)]}
     monkeypatch.setattr(logging_hooks, "tensorboard_available", lambda: False)
     with pytest.raises(ImportError, match="pip install tensorboard"):
         read_scalars(tmp_path)
@@ -143,14 +129,3 @@ def test_read_scalars_names_the_missing_folder(tmp_path):
         read_scalars(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="no scalars.jsonl and no TensorBoard event files"):
         read_scalars(tmp_path)
-
-
-@pytest.mark.skipif(not logging_hooks.tensorboard_available(), reason="tensorboard is not installed")
-def test_real_tensorboard_round_trip(tmp_path, tiny_run):
-    model = utils.MLP((1, 8, 8), 10, hidden=32)
-    with open_writer(tmp_path) as writer:
-        history = utils.fit(model, tiny_run.train, tiny_run.val, epochs=2, optimizer="sgd", lr=0.1,
-                            log=writer.add_scalar, progress=False)
-    logged = read_scalars(tmp_path)
-    assert [s for s, _ in logged["val/loss"]] == [4, 8]
-    assert all(math.isclose(v, h, rel_tol=1e-6) for (_, v), h in zip(logged["val/loss"], history.val_loss, strict=True))

@@ -3,6 +3,10 @@
 Explained in notebooks/06_putting_it_all_together.ipynb, where the model chosen by validation meets the
 test set once. A confusion matrix counts, for every true class (row) and predicted class (column), how
 many samples landed there: the diagonal holds the correct answers, everything off it is a mistake.
+
+``confusion_matrix`` is written out (a ``bincount`` of ``true * C + predicted``) because it is short and
+teaches the layout; the table and the picture are scikit-learn's own ``classification_report`` and
+``ConfusionMatrixDisplay``, fed with that matrix.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
+from .checks import positive_int
 from .device import autocast_bf16, to_device
 
 
@@ -49,8 +54,7 @@ def predict(model: nn.Module, loader: Iterable, device: torch.device | str | Non
 
 def confusion_matrix(targets: torch.Tensor, predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``num_classes x num_classes`` counts: row = true class, column = predicted class (as scikit-learn)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    num_classes = positive_int(num_classes, "num_classes")
     targets, predictions = torch.as_tensor(targets), torch.as_tensor(predictions)
     if targets.ndim != 1 or targets.shape != predictions.shape:
         raise ValueError(f"targets and predictions must be 1-D and of the same length, got shapes "
@@ -74,6 +78,12 @@ def _check_confusion(confusion: torch.Tensor) -> torch.Tensor:
     return confusion
 
 
+def _check_classes(confusion: torch.Tensor, classes: Sequence[str]) -> torch.Tensor:
+    if len(classes) != confusion.shape[0]:
+        raise ValueError(f"classes has {len(classes)} names but confusion is {confusion.shape[0]} x {confusion.shape[0]}")
+    return confusion
+
+
 def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
     """For every true class, the fraction of its samples predicted correctly: diagonal / row sums.
 
@@ -87,9 +97,8 @@ def per_class_accuracy(confusion: torch.Tensor) -> torch.Tensor:
 
 def most_confused(confusion: torch.Tensor, classes: Sequence[str], k: int = 3) -> list[tuple[str, str, int]]:
     """The ``k`` largest off-diagonal counts as ``(true class, predicted class, count)``, largest first."""
-    confusion = _check_confusion(confusion)
-    if len(classes) != confusion.shape[0]:
-        raise ValueError(f"classes has {len(classes)} names but confusion is {confusion.shape[0]} x {confusion.shape[0]}")
+    confusion = _check_classes(_check_confusion(confusion), classes)
+    k = positive_int(k, "k")
     off = confusion.clone()
     off.fill_diagonal_(0)
     values, flat = off.flatten().sort(descending=True, stable=True)
@@ -97,48 +106,50 @@ def most_confused(confusion: torch.Tensor, classes: Sequence[str], k: int = 3) -
     return [(classes[i // n], classes[i % n], int(v)) for v, i in zip(values.tolist()[:k], flat.tolist()[:k]) if v > 0]
 
 
-def per_class_table(confusion: torch.Tensor, classes: Sequence[str]) -> str:
-    """A text table: every class, its number of samples, its accuracy and what it is most often taken for."""
-    confusion = _check_confusion(confusion)
-    if len(classes) != confusion.shape[0]:
-        raise ValueError(f"classes has {len(classes)} names but confusion is {confusion.shape[0]} x {confusion.shape[0]}")
-    accuracy = per_class_accuracy(confusion)
-    width = max(len("class"), *(len(c) for c in classes))
-    lines = [f"{'class':<{width}}  samples  accuracy  most often mistaken for"]
-    for i, name in enumerate(classes):
-        row = confusion[i].clone()
-        row[i] = 0
-        mistaken = f"{classes[int(row.argmax())]} ({int(row.max())})" if row.max() > 0 else "-"
-        lines.append(f"{name:<{width}}  {int(confusion[i].sum()):7d}  {accuracy[i].item():8.1%}  {mistaken}")
-    return "\n".join(lines)
+def _expand(confusion: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The (true, predicted) label pairs that ``confusion`` counts, one per sample (what scikit-learn reads)."""
+    counts = confusion.long().numpy()
+    true, predicted = np.nonzero(counts)
+    repeats = counts[true, predicted]
+    return np.repeat(true, repeats), np.repeat(predicted, repeats)
+
+
+def per_class_table(confusion: torch.Tensor, classes: Sequence[str], *, digits: int = 3) -> str:
+    """scikit-learn's ``classification_report`` for the samples that ``confusion`` counts.
+
+    One row per class: precision, recall (the per-class accuracy of ``per_class_accuracy``), F1 and support
+    (the number of samples of the class), then the overall accuracy and the plain and support-weighted means.
+    A class the model never predicts gets precision 0 instead of a warning.
+    """
+    from sklearn.metrics import classification_report
+
+    confusion = _check_classes(_check_confusion(confusion), classes)
+    true, predicted = _expand(confusion)
+    return classification_report(true, predicted, labels=list(range(len(classes))), target_names=list(classes),
+                                 digits=positive_int(digits, "digits"), zero_division=0)
 
 
 def plot_confusion_matrix(confusion: torch.Tensor, classes: Sequence[str], *, normalize: bool = True,
                           title: str = "confusion matrix") -> Figure:
-    """The matrix as a picture: rows true class, columns predicted; with ``normalize`` each row sums to 1,
-    so the diagonal reads as per-class accuracy. Every cell is annotated."""
-    confusion = _check_confusion(confusion)
-    if len(classes) != confusion.shape[0]:
-        raise ValueError(f"classes has {len(classes)} names but confusion is {confusion.shape[0]} x {confusion.shape[0]}")
+    """The matrix as a picture, drawn by scikit-learn's ``ConfusionMatrixDisplay``: rows true class, columns
+    predicted, every cell annotated. With ``normalize`` each row is divided by its total (as
+    ``normalize="true"`` does in scikit-learn), so the diagonal reads as per-class accuracy."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    confusion = _check_classes(_check_confusion(confusion), classes)
     values = confusion.double().numpy()
     if normalize:
         rows = values.sum(axis=1, keepdims=True)
         values = np.divide(values, rows, out=np.zeros_like(values), where=rows > 0)
-    n = len(classes)
-    size = max(4.0, 0.5 * n + 2)
+    else:
+        values = values.astype(np.int64)
+    size = max(4.0, 0.5 * len(classes) + 2)
     fig = Figure(figsize=(size + 1, size), layout="constrained")
     ax = fig.subplots()
-    image = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class" if normalize else "samples")
-    threshold = values.max() / 2 if values.size else 0
-    for i in range(n):
-        for j in range(n):
-            text = f"{values[i, j]:.2f}" if normalize else f"{int(values[i, j])}"
-            if normalize and values[i, j] < 0.005:
-                text = ""
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if values[i, j] > threshold else "black")
-    ax.set_xticks(range(n), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
+    display = ConfusionMatrixDisplay(values, display_labels=list(classes))
+    display.plot(ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", xticks_rotation=45, colorbar=True)
+    if normalize:
+        display.im_.set_clim(0, 1)
+    display.im_.colorbar.set_label("fraction of the true class" if normalize else "samples")
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     return fig

@@ -1,11 +1,13 @@
-"""Where ``fit``'s numbers go: TensorBoard when it is installed, a plain-text logger otherwise.
+"""Where ``fit``'s numbers go: TensorBoard's ``SummaryWriter``, or a plain-text logger with the same method.
 
 Explained in notebooks/06_putting_it_all_together.ipynb. ``fit`` reports every number it measures as
-``log(name, value, step)``: the shape of an experiment tracker's ``run.log(name, value, step)`` and of
-TensorBoard's ``SummaryWriter.add_scalar(tag, scalar_value, global_step)``. ``ScalarLogger`` offers the
-same ``add_scalar`` / ``flush`` / ``close`` methods as a ``SummaryWriter``, keeps every value in memory,
-writes one JSON line per value to ``scalars.jsonl`` and prints one line per epoch, so a notebook can pass
-``log=writer.add_scalar`` to ``fit`` whichever of the two ``open_writer`` returned.
+``log(name, value, step)`` (the names are in ``utils/events.py``): the shape of an experiment tracker's
+``run.log(name, value, step)`` and of TensorBoard's ``SummaryWriter.add_scalar(tag, scalar_value,
+global_step)``, so ``fit(..., log=writer.add_scalar)`` writes TensorBoard event files with no glue code.
+``open_writer`` returns such a writer; ``read_scalars`` reads a run back with TensorBoard's own
+``EventAccumulator``. ``ScalarLogger`` is the stand-in for a machine without the ``tensorboard`` package
+(``backend="plain"``): the same ``add_scalar`` / ``flush`` / ``close``, one JSON line per value in
+``scalars.jsonl`` and one printed line per epoch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import importlib.util
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
-from typing import TextIO
+
+from .checks import integer
+from .events import EPOCH, TRAIN_BATCH_LOSS
 
 SCALARS_FILE = "scalars.jsonl"
 BACKENDS = ("auto", "tensorboard", "plain")
@@ -33,22 +36,18 @@ def _format(value: float) -> str:
 
 
 class ScalarLogger:
-    """A plain-text stand-in for TensorBoard's ``SummaryWriter`` (scalars only).
+    """A plain-text stand-in for TensorBoard's ``SummaryWriter`` (scalars only): pass ``logger.add_scalar``
+    to ``fit(..., log=...)``.
 
     ``add_scalar(tag, scalar_value, global_step)`` records the value in memory (``scalars(tag)``) and,
     when ``log_dir`` is given, appends it as one JSON line to ``log_dir/scalars.jsonl`` (a new logger
-    starts the file afresh). When a value tagged ``echo_tag`` arrives (``fit`` sends ``"epoch"`` last in
-    every epoch), the values logged since the previous one are printed on one line, batch losses
-    excepted. ``log`` and calling the logger are the same as ``add_scalar``.
+    starts the file afresh). With ``echo``, the arrival of ``fit``'s last event of an epoch
+    (``events.EPOCH``) prints the epoch's values on one line; batch losses are left out of that line.
     """
 
-    def __init__(self, log_dir: str | os.PathLike | None = None, *, echo: bool = True, echo_tag: str = "epoch",
-                 skip_in_echo: tuple[str, ...] = ("train/batch_loss",), stream: TextIO | None = None):
+    def __init__(self, log_dir: str | os.PathLike | None = None, *, echo: bool = True):
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.echo = echo
-        self.echo_tag = echo_tag
-        self.skip_in_echo = tuple(skip_in_echo)
-        self.stream = stream
         self.records: list[tuple[str, float, int | None]] = []
         self._since_echo: list[tuple[str, float]] = []
         self._file = None
@@ -60,23 +59,20 @@ class ScalarLogger:
         """Record one value, as ``SummaryWriter.add_scalar`` would."""
         if not isinstance(tag, str) or not tag:
             raise ValueError(f"tag must be a non-empty string such as 'val/loss', got {tag!r}")
-        if global_step is not None and (isinstance(global_step, bool) or not isinstance(global_step, int)):
-            raise ValueError(f"global_step must be an integer (the optimizer step) or None, got {global_step!r}")
+        if global_step is not None:
+            global_step = integer(global_step, "global_step", minimum=0)
         value = float(scalar_value)
         self.records.append((tag, value, global_step))
         if self._file is not None:
             self._file.write(json.dumps({"tag": tag, "value": value, "step": global_step, "time": time.time()}) + "\n")
-        if tag == self.echo_tag:
+        if tag == EPOCH:
             if self.echo:
                 parts = [f"{name} {_format(v)}" for name, v in self._since_echo]
                 step = "" if global_step is None else f" (step {global_step})"
-                print(f"{tag} {_format(value)}{step}: " + " | ".join(parts), file=self.stream or sys.stdout)
+                print(f"{tag} {_format(value)}{step}: " + " | ".join(parts))
             self._since_echo.clear()
-        elif tag not in self.skip_in_echo:
+        elif tag != TRAIN_BATCH_LOSS:
             self._since_echo.append((tag, value))
-
-    log = add_scalar
-    __call__ = add_scalar
 
     @property
     def tags(self) -> list[str]:
@@ -90,13 +86,16 @@ class ScalarLogger:
         return [(step, value) for name, value, step in self.records if name == tag]
 
     def get_logdir(self) -> str | None:
+        """The folder written to (``SummaryWriter`` has the same method), or None for a memory-only logger."""
         return None if self.log_dir is None else str(self.log_dir)
 
     def flush(self) -> None:
+        """Push buffered lines to the file."""
         if self._file is not None:
             self._file.flush()
 
     def close(self) -> None:
+        """Flush and close the file; the values stay readable in memory."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -111,9 +110,10 @@ class ScalarLogger:
 def open_writer(log_dir: str | os.PathLike, backend: str = "auto", *, echo: bool = True):
     """A writer for one run, logging into ``log_dir``: pass ``writer.add_scalar`` to ``fit(..., log=...)``.
 
-    ``backend="auto"`` gives TensorBoard's ``SummaryWriter`` when the ``tensorboard`` package is
-    installed and a ``ScalarLogger`` otherwise; ``"tensorboard"`` or ``"plain"`` force one. Both have
-    ``add_scalar``, ``flush``, ``close`` and work as context managers. Explained in notebook 06.
+    ``backend="auto"`` gives TensorBoard's ``SummaryWriter`` (``tensorboard`` is in requirements.txt) and
+    falls back to a ``ScalarLogger`` on a machine without the package; ``"tensorboard"`` or ``"plain"``
+    force one. Both have ``add_scalar``, ``flush``, ``close`` and work as context managers. Open the
+    dashboard with ``tensorboard --logdir <the folder above the runs>``. Explained in notebook 06.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
