@@ -1,0 +1,263 @@
+"""Hyperparameter search on the validation set: by hand (grid, random) and with Optuna.
+
+Explained in notebooks/05b_tuning.ipynb. The pieces, each a plain function:
+
+- ``train_config(data, config, seed=...)`` trains a fresh MLP with one configuration (learning rate, batch
+  size, weight decay) through ``utils.fit`` and returns its ``History``; ``score(history)`` is the number a
+  search compares: the best validation loss of the run (lower is better). The test split is never touched.
+- ``grid_configs`` and ``random_configs`` build the configurations of a grid or a random search.
+- ``TrialReporter`` is a ``fit`` log hook that reports the validation loss of every epoch to an Optuna trial
+  and stops the run (raises ``optuna.TrialPruned``) when the pruner says so; ``make_objective`` builds an
+  Optuna objective on top of it; ``open_study`` opens (or continues) a study stored in a file.
+- ``python -m utils.tuning worker --storage FILE --study NAME --trials N`` is one worker process: start
+  several on the same storage and they share the study (the notebook's section "Scaling out").
+
+Storage: a URL (``sqlite:///study.db``, ``postgresql://...``) goes to Optuna's database storage; anything
+else is a path to a journal file (``JournalStorage``), the storage Optuna recommends for several processes
+on one machine, since SQLite allows one writer at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .checks import finite_number, positive_int
+from .data import Splits, TensorLoader
+from .device import pick_device
+from .events import VAL_LOSS
+from .models import MLP
+from .seeding import seed_everything
+from .training import History, fit, make_optimizer
+
+LR_RANGE = (1e-3, 1.0)  # plain SGD with momentum 0.9 on a small MLP: from far too small to too large
+BATCH_SIZES = (16, 32, 64, 128)
+WEIGHT_DECAY_RANGE = (1e-6, 1e-4)  # so small that it barely matters in a few epochs: the "unimportant" one
+HIDDEN = 64
+EPOCHS = 5
+DIVERGE_FACTOR = 4.0
+
+
+def check_config(config: dict) -> dict:
+    """``config`` if it has a valid ``lr``, ``batch_size`` and ``weight_decay``; a ``ValueError`` otherwise."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict with lr, batch_size and weight_decay, got {type(config).__name__}")
+    missing = {"lr", "batch_size", "weight_decay"} - set(config)
+    if missing:
+        raise ValueError(f"config is missing {', '.join(sorted(missing))}; got {config!r}")
+    finite_number(config["lr"], "config['lr']", low=0, low_open=True, example="0.1")
+    positive_int(config["batch_size"], "config['batch_size']")
+    finite_number(config["weight_decay"], "config['weight_decay']", low=0, example="1e-5")
+    return config
+
+
+def train_model(data: Splits, config: dict, *, seed: int = 0, epochs: int = EPOCHS, hidden: int = HIDDEN,
+                device: torch.device | str | None = None, log=None) -> tuple[MLP, History]:
+    """Train a fresh ``MLP(hidden)`` on ``data.train`` with SGD (momentum 0.9) and ``config``; validate on
+    ``data.val`` after every epoch. ``seed`` fixes the initial weights and the batch order. Returns the model
+    (with the weights of its best validation epoch) and the ``History``.
+
+    ``log`` is passed to ``fit`` (e.g. a ``TrialReporter``). A diverging run is stopped by ``fit``'s guard.
+    """
+    check_config(config)
+    device = pick_device(device)
+    seed_everything(seed)
+    model = MLP(data.input_shape, data.num_classes, hidden=hidden)
+    optimizer = make_optimizer("momentum", model.parameters(), float(config["lr"]),
+                               weight_decay=float(config["weight_decay"]))
+    train_loader = TensorLoader(data.train, int(config["batch_size"]), shuffle=True, seed=seed, device=device)
+    val_loader = TensorLoader(data.val, 1000, device=device)
+    history = fit(model, train_loader, val_loader, epochs=epochs, optimizer=optimizer, device=device, log=log,
+                  progress=False, diverge_factor=DIVERGE_FACTOR, label=describe(config))
+    return model, history
+
+
+def train_config(data: Splits, config: dict, **kwargs) -> History:
+    """``train_model`` without the model: the ``History`` of one run (arguments as ``train_model``)."""
+    return train_model(data, config, **kwargs)[1]
+
+
+def score(history: History) -> float:
+    """The number a search minimises: the run's best validation loss (``inf`` if no epoch finished)."""
+    losses = [v for v in history.val_loss if math.isfinite(v)]
+    return min(losses) if losses else math.inf
+
+
+def mean_score(data: Splits, config: dict, seeds: Sequence[int], **kwargs) -> float:
+    """The mean of ``score`` over one run per seed: how a configuration is compared in notebook 05b."""
+    if len(seeds) == 0:
+        raise ValueError("seeds must name at least one seed, e.g. seeds=range(3)")
+    return float(np.mean([score(train_config(data, config, seed=s, **kwargs)) for s in seeds]))
+
+
+def describe(config: dict) -> str:
+    return f"lr {config['lr']:.3g}, batch {config['batch_size']}, wd {config['weight_decay']:.1e}"
+
+
+# ----------------------------------------------------------------------------------------------- grid and random
+def grid_configs(lrs: Sequence[float], batch_sizes: Sequence[int], weight_decays: Sequence[float]) -> list[dict]:
+    """Every combination of the given values (a grid search tries len(lrs) x len(batch_sizes) x ... of them)."""
+    return [{"lr": float(lr), "batch_size": int(b), "weight_decay": float(wd)}
+            for lr, b, wd in itertools.product(lrs, batch_sizes, weight_decays)]
+
+
+def random_configs(n: int, *, seed: int = 0, lr_range: tuple[float, float] = LR_RANGE,
+                   batch_sizes: Sequence[int] = BATCH_SIZES,
+                   weight_decay_range: tuple[float, float] = WEIGHT_DECAY_RANGE) -> list[dict]:
+    """``n`` configurations drawn at random: learning rate and weight decay log-uniform in their ranges
+    (every factor of 10 equally likely), batch size uniform among ``batch_sizes``."""
+    positive_int(n, "n")
+    rng = np.random.default_rng(seed)
+
+    def log_uniform(low, high):
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+    return [{"lr": log_uniform(*lr_range), "batch_size": int(rng.choice(batch_sizes)),
+             "weight_decay": log_uniform(*weight_decay_range)} for _ in range(n)]
+
+
+# ----------------------------------------------------------------------------------------------- Optuna
+class TrialReporter:
+    """A ``fit`` log hook: reports each epoch's validation loss to an Optuna ``trial`` and prunes.
+
+    ``fit`` sends ``val/loss`` once per epoch (after the epoch's training and validation); the hook counts
+    those events, so the k-th one is reported as step k (epochs, not optimizer steps: trials with
+    different batch sizes take different numbers of steps per epoch, and a pruner compares trials at the
+    same step). When ``trial.should_prune()`` says so the hook raises ``optuna.TrialPruned``: ``fit`` has
+    no way to be stopped from a hook, so the exception leaves ``fit`` (its History is lost, but every value
+    was reported to the trial first and is kept in ``self.values`` and in ``trial.intermediate_values``).
+    """
+
+    def __init__(self, trial):
+        self.trial = trial
+        self.values: list[float] = []
+
+    def __call__(self, name: str, value: float, step: int) -> None:
+        if name != VAL_LOSS:
+            return
+        import optuna
+
+        self.values.append(value)
+        epoch = len(self.values)
+        self.trial.report(value, epoch)
+        self.trial.set_user_attr("epochs_trained", epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {epoch} at validation loss {value:.4f}")
+
+
+def suggest_config(trial, *, lr_range: tuple[float, float] = LR_RANGE, batch_sizes: Sequence[int] = BATCH_SIZES,
+                   weight_decay_range: tuple[float, float] = WEIGHT_DECAY_RANGE) -> dict:
+    """The same search space as ``random_configs``, asked of an Optuna trial."""
+    return {"lr": trial.suggest_float("lr", *lr_range, log=True),
+            "batch_size": trial.suggest_categorical("batch_size", list(batch_sizes)),
+            "weight_decay": trial.suggest_float("weight_decay", *weight_decay_range, log=True)}
+
+
+def make_objective(data: Splits, *, epochs: int = EPOCHS, hidden: int = HIDDEN,
+                   device: torch.device | str | None = None, worker: str | None = None) -> Callable:
+    """An Optuna objective: suggest a configuration, train it with ``train_config`` (seed = the trial's
+    number, unique within a study), report every epoch through a ``TrialReporter``, return ``score``.
+
+    Each trial records ``seed``, ``diverged`` (``fit`` stopped a blown-up run) and ``worker`` (when given) in
+    its user attributes; ``TrialReporter`` adds ``epochs_trained``.
+    """
+    positive_int(epochs, "epochs")
+
+    def objective(trial) -> float:
+        config = suggest_config(trial)
+        trial.set_user_attr("seed", trial.number)
+        if worker is not None:
+            trial.set_user_attr("worker", str(worker))
+        history = train_config(data, config, seed=trial.number, epochs=epochs, hidden=hidden, device=device,
+                               log=TrialReporter(trial))
+        trial.set_user_attr("diverged", history.diverged)
+        value = score(history)
+        if not math.isfinite(value):  # diverged before the first epoch ended: nothing to compare
+            import optuna
+
+            raise optuna.TrialPruned(history.message or "no finite validation loss")
+        return value
+
+    return objective
+
+
+def open_storage(storage: str):
+    """A URL (``sqlite:///file.db``, ``postgresql://...``) as it is; any other string is a journal file path."""
+    if not isinstance(storage, str) or not storage:
+        raise ValueError(f"storage must be a URL like 'sqlite:///study.db' or a journal file path, got {storage!r}")
+    if "://" in storage:
+        return storage
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(storage))
+
+
+def open_study(storage: str, study_name: str, *, sampler_seed: int | None = 0):
+    """Create the study ``study_name`` in ``storage``, or open it if it exists (``load_if_exists=True``).
+
+    The trials live in the storage; the sampler (TPE, seeded with ``sampler_seed``) and the pruner
+    (successive halving on epochs: rungs at epochs 1, 3, 9, ...) do not, so every process passes them again.
+    """
+    import optuna
+
+    if not isinstance(study_name, str) or not study_name:
+        raise ValueError(f"study_name must be a non-empty string, got {study_name!r}")
+    return optuna.create_study(
+        storage=open_storage(storage), study_name=study_name, direction="minimize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5),
+        pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
+    )
+
+
+def run_worker(storage: str, study_name: str, n_trials: int, *, worker: str, dataset: str = "auto",
+               per_class: int = 50, val_size: int = 500, epochs: int = EPOCHS, sampler_seed: int | None = None,
+               device: torch.device | str | None = None):
+    """One worker: load the data, open the shared study and run ``n_trials`` trials in it."""
+    import optuna
+
+    from .data import load_dataset
+    from .widgets import explorer_data
+
+    positive_int(n_trials, "n_trials")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)
+    data = explorer_data(load_dataset(dataset, verbose=False), per_class=per_class, val_size=val_size,
+                         device=device)
+    study = open_study(storage, study_name, sampler_seed=sampler_seed)
+    study.optimize(make_objective(data, epochs=epochs, device=device, worker=worker), n_trials=n_trials)
+    return study
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.tuning",
+                                     description="Tuning workers sharing an Optuna study (notebook 05b).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker", help="run trials in a shared study")
+    worker.add_argument("--storage", required=True, help="sqlite:///file.db, or a journal file path")
+    worker.add_argument("--study", required=True, help="the study's name (created if it does not exist)")
+    worker.add_argument("--trials", type=int, required=True, help="how many trials this worker runs")
+    worker.add_argument("--worker-id", default="worker", help="recorded in each trial's user attributes")
+    worker.add_argument("--epochs", type=int, default=EPOCHS)
+    worker.add_argument("--per-class", type=int, default=50, help="training images per class")
+    worker.add_argument("--dataset", default="auto", help="auto, fashion_mnist or digits")
+    args = parser.parse_args(argv)
+    import warnings
+
+    warnings.filterwarnings("ignore", message="FashionMNIST unavailable")
+    # a different sampler seed per worker: with the same seed two workers would draw the same first trials
+    sampler_seed = int.from_bytes(args.worker_id.encode(), "little") % 2**31
+    study = run_worker(args.storage, args.study, args.trials, worker=args.worker_id, dataset=args.dataset,
+                       per_class=args.per_class, epochs=args.epochs, sampler_seed=sampler_seed)
+    print(f"{args.worker_id}: study {args.study!r} now has {len(study.trials)} trials")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
