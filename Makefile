@@ -1,26 +1,47 @@
 # Optimizing Model Parameters: two commands on a fresh machine.
 #   make lab    create .venv, install, open the series in JupyterLab
 #   make test   create .venv, install, run the whole suite (unit tests + every notebook)
+# PYTHON: another interpreter, e.g. make PYTHON=python3.12 lab
+# CONSTRAINTS: the tested versions; install without them with make CONSTRAINTS= setup
+# TORCH=cpu: CPU-only torch wheels from download.pytorch.org (a smaller download), e.g. make TORCH=cpu setup
 PYTHON ?= python3
 VENV   ?= .venv
+CONSTRAINTS ?= constraints.txt
+TORCH  ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PIP_C  := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+CPU_INDEX := https://download.pytorch.org/whl/cpu
+PYTHON_GUARD = $(PYTHON) -c 'import sys; sys.exit("make: this series needs Python 3.10 or newer; $(PYTHON) is " \
+	+ sys.version.split()[0] + ". Pick another one, e.g.: make PYTHON=python3.12 lab") if sys.version_info < (3, 10) else None'
+# make lab: Jupyter refuses root without --allow-root; with no display (a server, a container) it cannot open a browser
+LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root) \
+	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s 2>/dev/null))),,--no-browser)
 
-.PHONY: setup lab test unit notebooks lint book bench data images clean
+.PHONY: setup python-check lab test unit notebooks lint book browser-test bench data images clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+python-check:                   ## stop at once on a Python older than 3.10
+	@$(PYTHON_GUARD)
+
+$(STAMP): requirements.txt pyproject.toml $(CONSTRAINTS)
+	@$(PYTHON_GUARD)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet torch torchvision --index-url $(CPU_INDEX) $(PIP_C))
+	$(BIN)/python -m pip install --quiet -r requirements.txt $(PIP_C)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 lab: setup                      ## open the series in JupyterLab
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+	@$(if $(findstring --no-browser,$(LAB_FLAGS)),echo "No display here: open the http://127.0.0.1:8888/lab?token=... address Jupyter prints below in your browser.")
+	$(BIN)/jupyter lab $(strip $(LAB_FLAGS)) notebooks/00_start_here.ipynb
 
-test: setup                     ## the whole suite: unit tests and every notebook, offline-safe
+# the tests never download: FashionMNIST if it is on disk, else the bundled digits (as CI runs them)
+test unit: export OPTIM_OFFLINE ?= 1
+
+test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1)
 	$(BIN)/python -m pytest
 
 unit: setup                     ## unit tests only (fast)
@@ -35,8 +56,14 @@ data: setup                     ## pre-download FashionMNIST into data/ (before 
 images: setup                   ## regenerate the diagrams in images/
 	$(BIN)/python images/make_images.py
 
-book: setup                     ## execute every notebook into build/ and render HTML for reading
+book: setup                     ## execute every notebook into build/book/ and render HTML (MathJax copied in: reads offline)
 	$(BIN)/python scripts/build_book.py
+
+browser-test: setup             ## tests in a headless chromium (tests/browser): installs Debian's chromium and playwright if missing
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (needs root)"; \
+		apt-get update && apt-get install -y chromium; }
+	$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright
+	OPTIM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest tests/browser -p no:nbmake -o addopts=-ra
 
 bench: setup                    ## training-loop benchmark: tutorial loop vs utils.fit
 	$(BIN)/python benchmarks/bench_training_loop.py

@@ -1,14 +1,19 @@
-"""Repository hygiene: notebooks committed without outputs, bootstrap cells, relative links that resolve."""
+"""Repository hygiene: notebooks committed without outputs, the same bootstrap cell and a Colab badge in each,
+relative links that resolve."""
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import bootstrap_cell  # noqa: E402  (the canonical first cell)
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 BOOTSTRAP_MARK = "Bootstrap: make `utils` importable"
 
@@ -32,6 +37,24 @@ def test_notebook_starts_with_the_bootstrap(path):
     first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     source = "".join(first_code["source"])
     assert BOOTSTRAP_MARK in source and "utils.setup(seed=" in source
+    seed = bootstrap_cell.SEED.search(source)
+    assert source == bootstrap_cell.bootstrap_cell(int(seed.group(1))), (
+        f"{path.name}: the first cell differs from scripts/bootstrap_cell.py: run `python scripts/stamp_notebooks.py`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_its_colab_badge(path):
+    first_markdown = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+    assert bootstrap_cell.colab_badge(path.name) in "".join(first_markdown["source"]), (
+        f"{path.name}: no Open-in-Colab badge: run `python scripts/stamp_notebooks.py`")
+
+
+def test_readme_table_has_a_colab_badge_per_notebook():
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| ")]
+    listed = {name: row for row in rows for name in re.findall(r"\]\(notebooks/([\w.]+\.ipynb)\)", row)}
+    assert "00_start_here.ipynb" in listed
+    missing = [name for name, row in listed.items() if bootstrap_cell.colab_badge(name) not in row]
+    assert not missing, f"README's notebook table lacks the Colab badge of: {missing}"
 
 
 LINK = re.compile(r"(?:\]\(|src=[\"'])([^)\"'#\s]+)")

@@ -335,3 +335,47 @@ def test_models_output_logits_for_both_datasets():
     assert not isinstance(list(mlp.modules())[-1], (nn.ReLU, nn.Softmax, nn.LogSoftmax))
     with pytest.raises(ValueError, match="unknown model"):
         make_model("resnet", (1, 8, 8), 10)
+
+
+def test_make_optimizer_respects_an_explicit_zero_weight_decay():
+    def decay(name, **kwargs):
+        return make_optimizer(name, nn.Linear(2, 2).parameters(), 1e-3, **kwargs).param_groups[0]["weight_decay"]
+
+    assert decay("adamw") == 0.01  # AdamW's decoupled decay: torch's default
+    assert decay("adamw", weight_decay=0.0) == 0.0  # was silently turned into 0.01
+    assert decay("adam") == 0.0 and decay("sgd", weight_decay=1e-4) == 1e-4
+
+
+def test_train_one_epoch_steps_a_per_step_scheduler_on_its_own(digits):
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    loader = make_loaders(digits, batch_size=64).train
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 / (1 + step))
+    train_one_epoch(model, loader, nn.CrossEntropyLoss(), opt, torch.device("cpu"), scheduler=sched)
+    assert sched.last_epoch == len(loader)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 / (1 + len(loader)))
+
+
+def test_numpy_integers_are_accepted_as_counts(digits):
+    import numpy as np
+
+    model = MLP(digits.input_shape, digits.num_classes, hidden=8)
+    h = fit(model, make_loaders(digits).train, epochs=np.int64(1), log_every=np.int64(5), optimizer="sgd", lr=0.1,
+            progress=False)
+    assert len(h.epochs) == 1
+
+
+def test_fit_is_built_from_named_pieces():
+    """The bookkeeping notebook 06 reads one piece at a time (inspect.getsource of each)."""
+    import inspect
+
+    from utils import training
+
+    for name in ("StepRecorder", "DivergenceGuard", "BestKeeper", "CheckpointSaver", "emit_epoch"):
+        assert inspect.getsource(getattr(training, name))
+    keeper = training.BestKeeper("min", keep_weights=True)
+    model = nn.Linear(2, 1)
+    assert keeper.update(1.0, model) and not keeper.update(2.0, model) and keeper.update(0.5, model)
+    with torch.no_grad():
+        model.weight.fill_(7.0)
+    assert keeper.restore(model) and not torch.all(model.weight == 7.0)

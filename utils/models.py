@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from .checks import finite_number, positive_int
+
 
 class MLP(nn.Module):
     """The network of PyTorch's "Learn the Basics": flatten -> 512 -> ReLU -> 512 -> ReLU -> classes.
@@ -22,10 +24,8 @@ class MLP(nn.Module):
 
     def __init__(self, input_shape: tuple[int, ...], num_classes: int, hidden: int = 512, dropout: float = 0.0):
         super().__init__()
-        if hidden < 1:
-            raise ValueError(f"hidden must be a positive integer, got {hidden}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        hidden, num_classes = positive_int(hidden, "hidden"), positive_int(num_classes, "num_classes")
+        dropout = finite_number(dropout, "dropout", low=0.0, high=1.0, high_open=True, example="0.2")
         layers: list[nn.Module] = [nn.Flatten(), nn.Linear(math.prod(input_shape), hidden), nn.ReLU()]
         if dropout:
             layers.append(nn.Dropout(dropout))
@@ -44,7 +44,11 @@ class SmallCNN(nn.Module):
 
     def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: int = 16):
         super().__init__()
+        channels, num_classes = positive_int(channels, "channels"), positive_int(num_classes, "num_classes")
         in_channels, height, width = input_shape
+        if height < 4 or width < 4:
+            raise ValueError(f"input_shape must be (channels, height, width) with height and width >= 4 (two "
+                             f"2x2 poolings), got {tuple(input_shape)}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

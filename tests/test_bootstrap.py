@@ -1,0 +1,120 @@
+"""The bootstrap cell (scripts/bootstrap_cell.py) where learners open a notebook: on Google Colab with nothing
+but the notebook, outside the checkout with the package installed, and nowhere (a clear message).
+
+Each case runs the first code cell of a freshly stamped copy of notebook 00 in a separate Python process, from
+an empty working directory. Colab is simulated: a stand-in ``google.colab`` module is loaded, the checkout and
+the editable install are hidden, and ``OPTIM_REPO_URL`` points at a local repository made from the working tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import bootstrap_cell  # noqa: E402
+import stamp_notebooks  # noqa: E402
+
+# Runs in a child process: argv = [notebook, "colab" | "installed" | "nowhere"]. Records every subprocess.run call the cell makes.
+DRIVER = r'''
+import json, subprocess, sys
+from pathlib import Path
+
+notebook, where = sys.argv[1], sys.argv[2]
+if where != "installed":  # as on Colab: neither the editable install nor the checkout can provide `utils`
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in repr(f)]
+    sys.path_hooks[:] = [h for h in sys.path_hooks if "__editable__" not in repr(h)]
+    sys.path_importer_cache.clear()
+    import importlib.util
+    assert importlib.util.find_spec("utils") is None, "test set-up: utils is still importable"
+if where == "colab":
+    import google.colab  # noqa: F401  (Colab's kernel has it loaded)
+
+calls = []
+real_run = subprocess.run
+def recording_run(cmd, *args, **kwargs):
+    calls.append([str(c) for c in cmd])
+    return real_run(cmd, *args, **kwargs)
+subprocess.run = recording_run
+
+cells = [c for c in json.load(open(notebook))["cells"] if c["cell_type"] == "code"]
+namespace = {}
+exec("".join(cells[0]["source"]), namespace)
+first_calls = list(calls)
+exec("".join(cells[0]["source"]), namespace)  # a second run (Run All again) must not clone again
+import torch
+print(json.dumps({"utils": namespace["utils"].__file__, "root": str(namespace["root"]),
+                  "device": str(namespace["device"]), "threads": torch.get_num_threads(),
+                  "calls": first_calls, "calls_again": calls[len(first_calls):]}))
+'''
+
+
+@pytest.fixture
+def stamped_notebook(tmp_path):
+    """A copy of notebook 00 with the canonical bootstrap stamped in (whatever the committed cell holds)."""
+    source = ROOT / "notebooks" / "00_start_here.ipynb"
+    path = tmp_path / "nb" / source.name
+    path.parent.mkdir()
+    path.write_text(stamp_notebooks.stamped(source.read_text(encoding="utf-8"), source.name), encoding="utf-8")
+    return path
+
+
+def _run(tmp_path, notebook, where: str, extra_env: dict[str, str]):
+    work = tmp_path / "work"  # the empty working directory (Colab's /content)
+    work.mkdir()
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "OPTIM_THREADS", "OPTIM_REPO_URL")}
+    env.update(OPTIM_OFFLINE="1", OPTIM_DEVICE="cpu", **extra_env)
+    result = subprocess.run([sys.executable, str(driver), str(notebook), where], cwd=work,
+                            env=env, capture_output=True, text=True, timeout=120)
+    return work, result
+
+
+def _local_origin(tmp_path) -> str:
+    """A git repository holding the working tree's utils/ (committed or not), as a file:// URL."""
+    origin = tmp_path / "origin"
+    shutil.copytree(ROOT / "utils", origin / "utils", ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-C", str(origin), "-c", "user.name=test", "-c", "user.email=test@example.com"]
+    for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "--message", "snapshot"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    return origin.as_uri()
+
+
+def test_colab_clones_the_repository_and_imports_utils_from_it(tmp_path, stamped_notebook):
+    fake = tmp_path / "fake_colab"
+    (fake / "google" / "colab").mkdir(parents=True)
+    (fake / "google" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s module."""\n')
+    url = _local_origin(tmp_path)
+    work, result = _run(tmp_path, stamped_notebook, "colab", {"PYTHONPATH": str(fake), "OPTIM_REPO_URL": url})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    clone = work / bootstrap_cell.CLONE_DIR
+    assert Path(report["utils"]).resolve() == (clone / "utils" / "__init__.py").resolve()
+    assert Path(report["root"]) == clone
+    assert report["calls"] == [["git", "clone", "--quiet", "--depth=1", url, str(clone)]]  # nothing to pip-install
+    assert report["calls_again"] == []
+    assert report["device"] == "cpu" and report["threads"] == 1
+
+
+def test_outside_the_checkout_uses_the_installed_package(tmp_path, stamped_notebook):
+    work, result = _run(tmp_path, stamped_notebook, "installed", {})
+    assert result.returncode == 0, result.stderr[-3000:] + "\n(is the project installed? `make setup` does it)"
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(report["utils"]).resolve() == (ROOT / "utils" / "__init__.py").resolve()
+    assert Path(report["root"]).resolve() == ROOT  # notebook 07 finds scripts/ under it
+    assert report["calls"] == [] and not any(work.iterdir())
+
+
+def test_nowhere_stops_with_what_to_do(tmp_path, stamped_notebook):
+    work, result = _run(tmp_path, stamped_notebook, "nowhere", {})
+    assert result.returncode != 0
+    assert "ModuleNotFoundError" in result.stderr and "make lab" in result.stderr and "pip install -e ." in result.stderr
