@@ -14,7 +14,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 
 from utils import tuning  # noqa: E402
-from utils.widgets import explorer_data  # noqa: E402
+from utils.experiments import explorer_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETE = optuna.trial.TrialState.COMPLETE

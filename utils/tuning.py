@@ -223,11 +223,12 @@ def run_worker(storage: str, study_name: str, n_trials: int, *, worker: str, dat
     import optuna
 
     from .data import load_dataset
-    from .widgets import explorer_data
+    from .experiments import explorer_data
+    from .threads import apply_thread_policy
 
     positive_int(n_trials, "n_trials")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    torch.set_num_threads(1)
+    apply_thread_policy()  # the series' one thread policy (utils/threads.py), as in the notebooks
     data = explorer_data(load_dataset(dataset, verbose=False), per_class=per_class, val_size=val_size,
                          device=device)
     study = open_study(storage, study_name, sampler_seed=sampler_seed)
