@@ -379,3 +379,28 @@ def test_fit_is_built_from_named_pieces():
     with torch.no_grad():
         model.weight.fill_(7.0)
     assert keeper.restore(model) and not torch.all(model.weight == 7.0)
+
+
+def test_a_hook_raising_stop_training_ends_the_run_cleanly_with_its_history(tmp_path):
+    # A tuner's pruner stops a trial from fit's log hook: fit must return the History, not lose it.
+    from torch.utils.data import TensorDataset
+
+    from utils.data import TensorLoader
+    from utils.training import StopTraining
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+    data = TensorDataset(x, y)
+    model = nn.Sequential(nn.Linear(4, 3))
+
+    def stop_after_two_epochs(name, value, step):
+        if name == "val/loss" and step >= 2 * 4:
+            raise StopTraining("pruned by the test")
+
+    history = fit(model, TensorLoader(data, 16, shuffle=True, seed=0), TensorLoader(data, 64), epochs=5,
+                        optimizer="sgd", lr=0.1, log=stop_after_two_epochs, progress=False)
+    assert history.stop_reason == "stopped" and history.message == "pruned by the test"
+    assert len(history.epochs) == 2 and len(history.step_loss) == 8
+    assert history.best_epoch == 1 and history.restored_best  # epoch 2 raised before it could count as best
+    assert len(history.val_loss) == 2
+    assert not history.diverged and not history.interrupted

@@ -89,8 +89,9 @@ def test_reporter_reports_each_epoch_and_stops_fit_when_told(tiny):
     config = {"lr": 0.05, "batch_size": 16, "weight_decay": 0.0}
     trial = FakeTrial(prune_at=2)
     reporter = tuning.TrialReporter(trial)
-    with pytest.raises(optuna.TrialPruned, match="after epoch 2"):
-        tuning.train_config(tiny, config, epochs=5, log=reporter)
+    pruned = tuning.train_config(tiny, config, epochs=5, log=reporter)  # fit ends cleanly and returns its History
+    assert reporter.pruned and pruned.stop_reason == "stopped" and "after epoch 2" in pruned.message
+    assert len(pruned.epochs) == 2 and pruned.val_loss == reporter.values  # nothing the pruned run did is lost
     assert [step for _, step in trial.reported] == [1, 2]   # epochs, not optimizer steps
     assert reporter.values == [value for value, _ in trial.reported] and trial.user_attrs["epochs_trained"] == 2
     # the values are the validation losses fit records: the same run without pruning starts with them

@@ -28,6 +28,7 @@ from .threads import apply_thread_policy, describe_threads
 from .training import (
     EpochResult,
     History,
+    StopTraining,
     evaluate,
     fit,
     make_optimizer,
@@ -37,7 +38,7 @@ from .widgets import HyperparameterExplorer  # ipywidgets itself is imported onl
 
 __all__ = [
     "CheckpointError", "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "HyperparameterExplorer", "LivePlot",
-    "Loaders", "MLP", "SmallCNN", "Splits", "TensorLoader", "autocast_bf16", "bf16_supported", "count_parameters",
+    "Loaders", "MLP", "SmallCNN", "Splits", "StopTraining", "TensorLoader", "autocast_bf16", "bf16_supported", "count_parameters",
     "describe_device", "evaluate", "fit", "load_checkpoint", "load_dataset", "make_loaders", "make_model",
     "make_optimizer", "pick_device", "plot_history", "plot_runs", "save_checkpoint", "seed_everything", "setup",
     "smooth", "subset", "to_device", "train_one_epoch", "explorer_data", "run_experiment",

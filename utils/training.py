@@ -172,6 +172,17 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module, device: tor
 
 
 # ----------------------------------------------------------------------------------------------- history
+
+
+class StopTraining(Exception):
+    """Raise it from a ``log`` hook to end a run early and cleanly, e.g. a tuner pruning a bad trial (notebook 05b).
+
+    ``fit`` stops right there, records ``stop_reason="stopped"`` with the exception's text as ``message``, restores
+    the best weights as at a normal end and returns the History. An epoch whose ``val/loss`` event raised it is in
+    the History, but is not considered for the best weights.
+    """
+
+
 @dataclass
 class History:
     """What ``fit`` recorded.
@@ -179,7 +190,8 @@ class History:
     ``step_loss``: the training loss of every optimizer step. ``epochs``: one dict per epoch with
     ``epoch``, ``step`` (optimizer steps so far), ``lr``, ``train_loss``, ``train_acc``, ``val_loss``,
     ``val_acc`` and ``time`` (seconds since the start). ``stop_reason`` says why a run ended early
-    (``"diverged"``, ``"negative_loss"``, ``"negative_lr"``, ``"interrupted"``; None when it ran all its
+    (``"diverged"``, ``"negative_loss"``, ``"negative_lr"``, ``"interrupted"``, ``"stopped"`` by a hook raising
+    ``StopTraining``; None when it ran all its
     epochs) and ``message`` says it in words; ``diverged`` and ``interrupted`` are the two common cases as
     flags. ``notes``: things worth knowing that did not stop the run (a checkpoint that could not be written).
     """
@@ -280,6 +292,8 @@ def fit(
       loss to thousands without reaching ``inf``); with ``diverge_factor=None``, when an epoch's training
       loss exceeds ``EPOCH_DIVERGE_FACTOR`` (1000) times the first step's; when a classification loss
       goes below 0 (``NLLLoss`` given logits). ``History.stop_reason`` and ``message`` say why and what to try.
+    - A ``log`` hook that raises ``StopTraining`` ends the run early, cleanly: the History is returned with
+      ``stop_reason="stopped"``.
     - Interrupting (Ctrl-C, or the notebook's Stop button) ends training cleanly: the History so far is
       marked ``interrupted``, the partly trained epoch is not recorded, and the best finished epoch's weights
       are restored as at a normal end (when ``restore_best``). ``on_interrupt="return"`` then returns the
@@ -347,6 +361,8 @@ def fit(
             if stop := guard.check_lr(optimizer, epoch, recorder.steps):
                 history.stop(*stop)
                 break
+    except StopTraining as err:  # a hook asked to stop (a pruner): a normal end, only earlier
+        history.stop("stopped", str(err) or "A log hook stopped the run (StopTraining).")
     except KeyboardInterrupt as err:
         interrupt = err
         recorder.flush()

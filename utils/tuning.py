@@ -34,7 +34,7 @@ from .device import pick_device
 from .events import VAL_LOSS
 from .models import MLP
 from .seeding import seed_everything
-from .training import History, fit, make_optimizer
+from .training import History, StopTraining, fit, make_optimizer
 
 LR_RANGE = (1e-3, 1.0)  # plain SGD with momentum 0.9 on a small MLP: from far too small to too large
 BATCH_SIZES = (16, 32, 64, 128)
@@ -129,26 +129,26 @@ class TrialReporter:
     ``fit`` sends ``val/loss`` once per epoch (after the epoch's training and validation); the hook counts
     those events, so the k-th one is reported as step k (epochs, not optimizer steps: trials with
     different batch sizes take different numbers of steps per epoch, and a pruner compares trials at the
-    same step). When ``trial.should_prune()`` says so the hook raises ``optuna.TrialPruned``: ``fit`` has
-    no way to be stopped from a hook, so the exception leaves ``fit`` (its History is lost, but every value
-    was reported to the trial first and is kept in ``self.values`` and in ``trial.intermediate_values``).
+    same step). When ``trial.should_prune()`` says so the hook raises ``utils.training.StopTraining``: ``fit``
+    ends the run cleanly and returns its History (``stop_reason="stopped"``, ``self.pruned`` is True), and the
+    objective then raises ``optuna.TrialPruned`` so Optuna records the trial as pruned.
     """
 
     def __init__(self, trial):
         self.trial = trial
         self.values: list[float] = []
+        self.pruned = False
 
     def __call__(self, name: str, value: float, step: int) -> None:
         if name != VAL_LOSS:
             return
-        import optuna
-
         self.values.append(value)
         epoch = len(self.values)
         self.trial.report(value, epoch)
         self.trial.set_user_attr("epochs_trained", epoch)
         if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {epoch} at validation loss {value:.4f}")
+            self.pruned = True
+            raise StopTraining(f"pruned after epoch {epoch} at validation loss {value:.4f}")
 
 
 def suggest_config(trial, *, lr_range: tuple[float, float] = LR_RANGE, batch_sizes: Sequence[int] = BATCH_SIZES,
@@ -174,9 +174,14 @@ def make_objective(data: Splits, *, epochs: int = EPOCHS, hidden: int = HIDDEN,
         trial.set_user_attr("seed", trial.number)
         if worker is not None:
             trial.set_user_attr("worker", str(worker))
+        reporter = TrialReporter(trial)
         history = train_config(data, config, seed=trial.number, epochs=epochs, hidden=hidden, device=device,
-                               log=TrialReporter(trial))
+                               log=reporter)
         trial.set_user_attr("diverged", history.diverged)
+        if reporter.pruned:  # fit stopped cleanly at the pruner's request; Optuna records it as pruned
+            import optuna
+
+            raise optuna.TrialPruned(history.message)
         value = score(history)
         if not math.isfinite(value):  # diverged before the first epoch ended: nothing to compare
             import optuna
