@@ -170,12 +170,31 @@ def lab(tmp_path_factory):
         stop_lab(instance)
 
 
+def offline_stub(context, requested: list) -> None:
+    """Answer every request that leaves 127.0.0.1 with an empty response, and note its URL in ``requested``.
+
+    The tests run offline, as a classroom may: the only outside address a notebook page uses is its "Open in Colab"
+    badge image. Answering it with nothing keeps the browser console free of network errors that say nothing
+    about the series, and the tests can still check what was asked for.
+    """
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "data:", "blob:")):
+            request_route.continue_()
+        else:
+            requested.append(url)
+            request_route.fulfill(status=204, body="")
+
+    context.route("**/*", route)
+
+
 @pytest.fixture
 def page(playwright, tmp_path):
     """A fresh browser page; console errors and uncaught page errors are collected in ``page.errors``."""
     context = launch_chromium(playwright, tmp_path / "profile", viewport={"width": 1400, "height": 1000})
     page = context.pages[0] if context.pages else context.new_page()
-    page.errors = []
+    page.errors, page.external = [], []
+    offline_stub(context, page.external)
     page.on("console", lambda message: page.errors.append(f"console.{message.type}: {message.text}")
             if message.type == "error" else None)
     page.on("pageerror", lambda error: page.errors.append(f"page error: {error}"))

@@ -16,6 +16,7 @@ from conftest import SCREENSHOTS, launch_chromium
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
 spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
 build_book = importlib.util.module_from_spec(spec)
@@ -97,4 +98,5 @@ def test_a_real_page_has_no_raw_latex_left(book, browser_page):
     browser_page.screenshot(path=str(SCREENSHOTS / "book_02_loss_functions.png"))
     assert found["formulas"] > 20 and found["errors"] == 0
     assert "$" not in found["markdown"]
-    assert browser_page.refused == [] and browser_page.failed == []
+    # the only thing a notebook page asks of the network is its "Open in Colab" badge (an image: harmless offline)
+    assert set(browser_page.refused) <= {COLAB_BADGE} and set(browser_page.failed) <= {COLAB_BADGE}

@@ -52,15 +52,17 @@ def test_run_all_shows_a_slider_a_live_plot_and_no_error(lab, page, shot):
     check_live_plot(nb, shot)
     assert nb.error_outputs() == [], "no cell output may show an error"
     assert page.errors == [], f"browser console errors: {page.errors}"
+    assert {url for url in page.external if "colab-badge" not in url} == set(), page.external  # offline otherwise
 
 
 def test_the_scenario_fails_when_the_live_plot_does_not_update(playwright, tmp_path, shot):
-    from conftest import launch_chromium
+    from conftest import launch_chromium, offline_stub
 
     frozen = start_lab(tmp_path / "lab", startup_code=FREEZE_LIVE_PLOT)
     context = launch_chromium(playwright, tmp_path / "profile", viewport={"width": 1400, "height": 1000})
     try:
         page = context.pages[0] if context.pages else context.new_page()
+        offline_stub(context, [])
         nb = NotebookPage(page, frozen, NOTEBOOK)
         nb.run_all()
         with pytest.raises(AssertionError, match="changed 1 times"):

@@ -68,3 +68,4 @@ def test_race_redraws_when_a_slider_moves_and_when_the_function_changes(lab, pag
     assert status.inner_text().strip(), "the status line is redrawn for the new function"
     assert nb.error_outputs() == [], "no cell output may show an error"
     assert page.errors == [], f"browser console errors: {page.errors}"
+    assert {url for url in page.external if "colab-badge" not in url} == set(), page.external  # offline otherwise

@@ -123,3 +123,4 @@ def test_explorer_trains_overlays_diverges_and_clears(lab, page, shot):
     assert ex.run_names() == [] and "none yet" in ex.runs.inner_text()
     assert nb.error_outputs() == [], "no cell output may show an error"
     assert page.errors == [], f"browser console errors: {page.errors}"
+    assert {url for url in page.external if "colab-badge" not in url} == set(), page.external  # offline otherwise
