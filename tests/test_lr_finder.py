@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import InterruptingLoss
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -179,25 +180,11 @@ def test_an_optimizer_of_another_model_is_refused(small):  # review 1.21
         lr_find(model, loader(small), torch.optim.SGD(other.parameters(), lr=0.1), num_steps=10, device="cpu")
 
 
-class InterruptAt(nn.Module):
-    """A loss that raises KeyboardInterrupt (the learner pressing Stop) at its ``at``-th call."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at, self.calls = at, 0
-
-    def forward(self, logits, y):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return nn.functional.cross_entropy(logits, y)
-
-
 def test_an_interrupt_in_a_notebook_returns_the_sweep_so_far(small, monkeypatch):
     monkeypatch.setattr(utils.plotting, "in_notebook", lambda: True)  # what on_interrupt="auto" asks
     model = make_model(small)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    result = lr_find(model, loader(small), "sgd", loss_fn=InterruptAt(6), num_steps=50, device="cpu")
+    result = lr_find(model, loader(small), "sgd", loss_fn=InterruptingLoss(6), num_steps=50, device="cpu")
     assert len(result.lrs) == 5 and result.stop_reason.startswith("interrupted")
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
 
@@ -207,7 +194,7 @@ def test_an_interrupt_in_a_script_still_ends_it_after_the_restore(small, monkeyp
     model = make_model(small)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(KeyboardInterrupt) as caught:
-        lr_find(model, loader(small), "sgd", loss_fn=InterruptAt(6), num_steps=50, device="cpu")
+        lr_find(model, loader(small), "sgd", loss_fn=InterruptingLoss(6), num_steps=50, device="cpu")
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
     assert len(caught.value.result.lrs) == 5  # what was recorded travels with the exception
 

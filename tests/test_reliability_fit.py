@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import InterruptingLoss
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -193,20 +194,6 @@ def test_5_10_a_second_run_on_the_same_checkpoint_path_says_it_overwrites(small,
 
 
 # ----------------------------------------------------------------------------------------------- interrupting
-class InterruptingLoss(nn.Module):
-    """Cross-entropy that raises KeyboardInterrupt at its ``at``-th call, as a kernel interrupt would."""
-
-    def __init__(self, at):
-        super().__init__()
-        self.at, self.calls = at, 0
-
-    def forward(self, logits, y):
-        self.calls += 1
-        if self.calls == self.at:
-            raise KeyboardInterrupt
-        return nn.functional.cross_entropy(logits, y)
-
-
 def _steps_and_evals_per_epoch(small):
     return len(small[1]), len(small[2])
 

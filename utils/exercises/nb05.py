@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .core import Exercise, Incorrect, expect_close, register
+from .core import Exercise, Incorrect, as_number, expect_close, register
 
 
 def _nb05_check_scaled_lr(answer: Any) -> None:
@@ -37,10 +37,7 @@ register("05", Exercise(
 
 
 def _nb05_check_batch_for_noise(answer: Any) -> None:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number (a batch size), got {type(answer).__name__}") from None
+    value = as_number(answer, "the answer (a batch size)")
     if math.isclose(value, 128, rel_tol=0.01):
         raise Incorrect("128 is 4x the batch, which divides the variance by 4 but the spread only by sqrt(4) = 2.")
     expect_close(value, 512, what="your batch size", rel=0, abs_tol=0.5)  # a batch size is a whole number
