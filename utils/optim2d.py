@@ -23,6 +23,7 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from .checks import finite_number, positive_int
 from .plotting import figure_to_png
 from .training import OPTIMIZERS, check_lr, make_optimizer
 
@@ -125,8 +126,7 @@ class Trajectory:
 
 
 def _check_steps(steps: int) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    positive_int(steps, "steps")
 
 
 def trajectory(function: str | TestFunction, make: OptimizerFactory, steps: int, *,
@@ -188,8 +188,7 @@ def optimizer_factory(name: str, lr: float, momentum: float = 0.9) -> OptimizerF
 
 
 def _check_momentum(momentum: float) -> None:
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be a number in [0, 1), e.g. 0.9, got {momentum!r}")
+    finite_number(momentum, "momentum", low=0.0, high=1.0, high_open=True, example="0.9")
 
 
 # ----------------------------------------------------------------------------------------------- the race

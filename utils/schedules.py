@@ -16,13 +16,14 @@ import torch
 from matplotlib.figure import Figure
 from torch.optim.lr_scheduler import LambdaLR
 
+from .checks import integer
+
 SchedulerFactory = Callable[[torch.optim.Optimizer], object]
 DECAYS = ("none", "linear", "cosine")
 
 
 def _check_int(value, argument: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{argument} must be an integer >= {minimum}, got {value!r}")
+    integer(value, argument, minimum=minimum)
 
 
 def warmup_factor(step: int, warmup_steps: int, total_steps: int | None = None, decay: str = "none",
