@@ -18,7 +18,7 @@ PYTHON_GUARD = $(PYTHON) -c 'import sys; sys.exit("make: this series needs Pytho
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s 2>/dev/null))),,--no-browser)
 
-.PHONY: setup python-check lab test unit notebooks lint book browser-test bench data images clean
+.PHONY: setup python-check lab test unit notebooks lint book browser-test bench robustness robustness-ci data images clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,12 @@ browser-test: setup             ## tests in a headless chromium (tests/browser):
 bench: setup                    ## training-loop benchmark: tutorial loop vs utils.fit
 	$(BIN)/python benchmarks/bench_training_loop.py
 	$(BIN)/python benchmarks/bench_explorer.py
+
+robustness: setup               ## every notebook over 10 seed shifts (digits), 3 (stand-in), 3 CPU kernel variants: docs/robustness.md
+	$(BIN)/python benchmarks/robustness.py
+
+robustness-ci: setup            ## CI's slice of it: 2 seed shifts on the digits + AVX2 kernels (build/robustness-ci.md)
+	$(BIN)/python benchmarks/robustness.py --slice ci
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -15,6 +15,8 @@ This script adds only what nbconvert lacks:
 - **links between pages**: a markdown link to ``04_optimizers.ipynb`` becomes ``04_optimizers.html``. The book
   keeps the repository's layout (``notebooks/*.html`` beside ``images/``), so image links resolve unchanged.
 - **an index page** listing the notebooks in order, with each one's first paragraph and how its build went.
+- **how the claims held**: ``docs/robustness.md`` (written by ``make robustness``: every claim over seeds, datasets
+  and CPU kernels) becomes ``robustness.html``, linked from the index.
 
 Exit status: 0 when every notebook ran (or --no-execute), 1 when one failed; its page is still written, with
 the outputs up to the error, and the index marks it.
@@ -214,9 +216,35 @@ Read the pages in order; to run and change the code, open the notebooks themselv
 <ol>
 {items}
 </ol>
+{extra}
 </body>
 </html>
 """
+
+
+ROBUSTNESS_MD = ROOT / "docs" / "robustness.md"
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; }}
+table {{ border-collapse: collapse; font-size: 0.9rem; }} td, th {{ border: 1px solid #ccc; padding: 0.2rem 0.4rem; }}
+</style></head>
+<body><p><a href="index.html">Back to the series</a></p>
+{body}
+</body></html>
+"""
+
+
+def write_robustness_page(out_dir: Path, source: Path = ROBUSTNESS_MD) -> Path | None:
+    """``robustness.html`` from ``docs/robustness.md`` (the per-claim table of ``make robustness``), if it exists."""
+    if not source.is_file():
+        return None
+    from nbconvert.filters import markdown2html
+
+    path = out_dir / "robustness.html"
+    path.write_text(PAGE.format(title="How the claims held", body=markdown2html(source.read_text(encoding="utf-8"))),
+                    encoding="utf-8")
+    return path
 
 
 def write_index(out_dir: Path, pages: list[Page], *, title: str = "Optimizing Model Parameters") -> Path:
@@ -224,9 +252,13 @@ def write_index(out_dir: Path, pages: list[Page], *, title: str = "Optimizing Mo
     items = [f'<li><a href="{html.escape(p.html_name)}"><strong>{html.escape(p.title)}</strong></a>'
              f'<br>{html.escape(p.summary)}<br><span class="status{" failed" if p.failed else ""}">'
              f'{html.escape(p.source.name)}: {html.escape(p.status)}</span></li>' for p in pages]
+    extra = ""
+    if write_robustness_page(out_dir) is not None:
+        extra = ('<p><a href="robustness.html">How the claims held</a>: every checked claim of the notebooks over '
+                 "10+ seeds, two datasets and three CPU kernel settings, with its smallest margin.</p>")
     path = out_dir / "index.html"
     path.write_text(INDEX.format(title=html.escape(title), built=time.strftime("%Y-%m-%d %H:%M"),
-                                 items="\n".join(items)), encoding="utf-8")
+                                 items="\n".join(items), extra=extra), encoding="utf-8")
     return path
 
 

@@ -207,3 +207,16 @@ def test_the_book_workflow_builds_with_make_and_publishes_with_github_pages():
     assert upload["with"]["path"] == "build/book"  # where build_book.py writes
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages")
     assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+
+
+def test_the_robustness_table_becomes_a_page_linked_from_the_index(tmp_path, monkeypatch):
+    source = tmp_path / "robustness.md"
+    source.write_text("# How the claims held\n\n| notebook | claim | passed |\n|---|---|---|\n| 03b | trains | 16/16 |\n")
+    monkeypatch.setattr(build_book, "ROBUSTNESS_MD", source)
+    monkeypatch.setattr(build_book.write_robustness_page, "__defaults__", (source,))
+    index = build_book.write_index(tmp_path, [])
+    page = (tmp_path / "robustness.html").read_text()
+    assert "<td>16/16</td>" in page and 'href="robustness.html"' in index.read_text()
+    source.unlink()  # no table yet: no page, no link
+    (tmp_path / "robustness.html").unlink()
+    assert "robustness.html" not in build_book.write_index(tmp_path, []).read_text()

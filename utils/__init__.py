@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 
+from .claims import ClaimFailed, claim
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from .data import (
     DatasetFallbackWarning,
@@ -37,7 +38,7 @@ from .training import (
 from .widgets import HyperparameterExplorer  # ipywidgets itself is imported only when one is built
 
 __all__ = [
-    "CheckpointError", "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "HyperparameterExplorer", "LivePlot",
+    "CheckpointError", "ClaimFailed", "claim", "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "HyperparameterExplorer", "LivePlot",
     "Loaders", "MLP", "SmallCNN", "Splits", "StopTraining", "TensorLoader", "autocast_bf16", "bf16_supported", "count_parameters",
     "describe_device", "evaluate", "fit", "load_checkpoint", "load_dataset", "make_loaders", "make_model",
     "make_optimizer", "pick_device", "plot_history", "plot_runs", "save_checkpoint", "seed_everything", "setup",

@@ -1,0 +1,151 @@
+"""utils.claim (a visible, logged check of an experimental claim), the seed shift and the robustness run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from utils import ClaimFailed, claim
+from utils.claims import margin
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import robustness  # noqa: E402
+
+
+def test_a_true_claim_prints_a_tick_line_and_returns_the_measured_value(capsys):
+    assert claim("the loss fell below chance", 0.5, "<", math.log(10)) == 0.5
+    out = capsys.readouterr().out
+    assert out.startswith("✓ the loss fell below chance")
+    assert "measured 0.5" in out and "needed < 2.303" in out
+
+
+@pytest.mark.parametrize("measured, op, bound", [(3.1, "<", 2.3), (2.3, "<", 2.3), (1.0, ">", 1.0), (0.9, ">=", 1.0),
+                                                 (1.1, "<=", 1.0), (float("nan"), "<", 1.0), (float("nan"), ">", 1.0)])
+def test_a_false_claim_raises_naming_the_claim_the_measured_value_and_the_bound(measured, op, bound):
+    with pytest.raises(ClaimFailed) as err:
+        claim("Kaiming's net trains", measured, op, bound)
+    text = str(err.value)
+    assert "Kaiming's net trains" in text and f"{op} {bound:.4g}" in text and f"{measured:.4g}" in text
+    assert isinstance(err.value, AssertionError)  # pytest and nbmake report it as a failed check
+
+
+def test_numpy_and_torch_scalars_are_measured_values(capsys):
+    claim("a tensor", torch.tensor(0.25), "<", np.float64(0.5))
+    claim("an int", np.int64(3), ">=", 3)
+    assert capsys.readouterr().out.count("✓") == 2
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"measured": "0.3"}, TypeError), ({"measured": torch.ones(2)}, TypeError), ({"measured": True}, TypeError),
+    ({"op": "=="}, ValueError), ({"op": "lt"}, ValueError), ({"bound": float("nan")}, ValueError),
+    ({"text": ""}, TypeError),
+])
+def test_bad_arguments_are_refused_by_name(kwargs, error):
+    args = {"text": "x", "measured": 0.1, "op": "<", "bound": 1.0} | kwargs
+    with pytest.raises(error, match="claim"):
+        claim(args["text"], args["measured"], args["op"], args["bound"])
+
+
+def test_margin_is_relative_to_the_bound_and_negative_on_the_wrong_side():
+    assert margin(1.0, "<", 2.0) == pytest.approx(0.5)
+    assert margin(3.0, "<", 2.0) == pytest.approx(-0.5)
+    assert margin(3.0, ">", 2.0) == pytest.approx(0.5)
+    assert margin(0.1, ">", 0.0) == pytest.approx(0.1)  # a zero bound: absolute distance
+    assert margin(float("nan"), ">", 0.0) == -math.inf
+
+
+def test_every_claim_appends_a_json_line_when_the_log_is_set(tmp_path, monkeypatch, capsys):
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("OPTIM_CLAIMS_LOG", str(log))
+    monkeypatch.setenv("OPTIM_NOTEBOOK", "03b_initialization")
+    monkeypatch.setenv("OPTIM_SEED_SHIFT", "4")
+    claim("passes", 1.0, "<", 2.0)
+    with pytest.raises(ClaimFailed):
+        claim("fails", 3.0, "<", 2.0)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["claim"], r["passed"], r["notebook"], r["seed_shift"]) for r in lines] == [
+        ("passes", True, "03b_initialization", 4), ("fails", False, "03b_initialization", 4)]
+    assert lines[1]["measured"] == 3.0 and lines[1]["bound"] == 2.0 and lines[1]["margin"] == pytest.approx(-0.5)
+
+
+SHIFTED = """
+import random, numpy as np, torch, utils
+torch.manual_seed(0); a = torch.rand(3).tolist()
+b = torch.rand(3, generator=torch.Generator().manual_seed(0)).tolist()
+np.random.seed(0); c = np.random.rand(3).tolist()
+d = np.random.default_rng(0).random(3).tolist()
+random.seed(0); e = random.random()
+f = random.Random(0).random()
+utils.seed_everything(0); g = [torch.rand(1).item(), np.random.rand(), random.random()]
+print(repr([a, b, c, d, e, f, g]))
+"""
+
+
+def _expected(seed):
+    torch.manual_seed(seed)
+    a = torch.rand(3).tolist()
+    b = torch.rand(3, generator=torch.Generator().manual_seed(seed)).tolist()
+    np.random.seed(seed)
+    c = np.random.rand(3).tolist()
+    d = np.random.default_rng(seed).random(3).tolist()
+    random.seed(seed)
+    e = random.random()
+    f = random.Random(seed).random()
+    torch.manual_seed(seed), np.random.seed(seed), random.seed(seed)
+    g = [torch.rand(1).item(), np.random.rand(), random.random()]
+    return [a, b, c, d, e, f, g]
+
+
+def test_the_seed_shift_moves_every_seed_by_k_once_and_only_when_asked():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIM_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks" / "seedshift"), str(ROOT)])
+    env["OPTIM_SEED_SHIFT"] = "3"
+    out = subprocess.run([sys.executable, "-c", SHIFTED], env=env, capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert eval(out) == _expected(3)  # seed 0 in the script behaves as seed 3: every source of randomness
+    assert eval(out) != _expected(0)
+    try:
+        assert _expected(0) == _expected(0)  # this process (no shift) is untouched
+    finally:
+        torch.manual_seed(0)
+
+
+def test_shift_lists_parse_and_the_full_matrix_has_ten_three_and_three_runs():
+    assert robustness.parse_shifts("1-10", "x") == list(range(1, 11))
+    assert robustness.parse_shifts("0,3", "x") == [0, 3]
+    assert robustness.parse_shifts("none", "x") == []
+    with pytest.raises(SystemExit, match="--digits-shifts"):
+        robustness.parse_shifts("one", "--digits-shifts")
+    runs = robustness.build_matrix(range(1, 11), range(3), ["avx2", "default", "threads2"])
+    assert [r["data"] for r in runs].count("digits") == 13 and [r["data"] for r in runs].count("standin") == 3
+    assert runs[-3]["env"]["ATEN_CPU_CAPABILITY"] == "avx2" and runs[-1]["env"] == {"OPTIM_THREADS": "2"}
+
+
+def test_the_robustness_run_reports_a_claim_that_fails_for_one_seed(tmp_path):
+    """End to end on a two-claim notebook: one claim holds for every shift, one fails at shift 3 only."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\nimport torch, utils\n"
+        "torch.manual_seed(0); x = torch.rand(1).item()\n"
+        "utils.claim('a uniform draw is below 1', x, '<', 1.0)\n"
+        "utils.claim('a uniform draw is above 0.05', x, '>', 0.05)  # false at shift 3 (0.0043)")]
+    path = tmp_path / "t.ipynb"
+    nbformat.write(nb, path)
+    out = tmp_path / "table.md"
+    code = robustness.main(["--notebooks", str(path), "--digits-shifts", "2-3", "--standin-shifts", "none",
+                            "--variants", "none", "--jobs", "2", "--out", str(out)])
+    assert code == 1
+    table = out.read_text()
+    assert "| t | a uniform draw is below 1 | 2/2 |" in table
+    assert "| t | a uniform draw is above 0.05 | 1/2 |" in table and "digits+3" in table
