@@ -315,10 +315,10 @@ def fit(
     check_not_empty(train_loader, "train_loader")
     check_not_empty(val_loader, "val_loader")
     device = pick_device(device)
-    model.to(device)
     optimizer = prepare_optimizer(model, optimizer, lr)
     amp = check_amp(amp, device)
     loss_fn, hooks = check_loss_fn(loss_fn), check_hooks(log)
+    model.to(device)  # only once every argument is accepted: a refused call leaves the model where it was
     guard = DivergenceGuard(diverge_factor, loss_fn)
     history = History(monitor=monitor, device=str(device), label=label)
     saver = CheckpointSaver(checkpoint, history) if checkpoint is not None else None
