@@ -185,6 +185,9 @@ def build_page(page: Page, out_dir: Path, *, run: bool, timeout: int, kernel_nam
         error = execute(nb, page.source.parent, timeout=timeout, kernel_name=kernel_name)
         page.failed = error is not None
         page.status = f"FAILED: {error}" if error else f"executed in {time.perf_counter() - start:.0f} s"
+    for cell in nb.cells:  # a cell hidden in JupyterLab (the set-up cell) shows only its outputs in the book too
+        if cell.get("metadata", {}).get("jupyter", {}).get("source_hidden"):
+            cell.metadata.setdefault("transient", {})["remove_source"] = True
     exporter = HTMLExporter(template_name="lab", template_file="book.html.j2", mathjax_url=mathjax_url,
                             extra_loaders=[DictLoader({"book.html.j2": TEMPLATE})])
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": page.title}})

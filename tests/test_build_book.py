@@ -76,7 +76,8 @@ def test_render_every_notebook_without_executing(tmp_path):
     assert all(page.is_file() and page.stat().st_size > 10_000 for page in pages)
     index = out / "index.html"
     index_links = [target for tag, target in links_of(index) if tag == "a"]
-    assert index_links == [f"notebooks/{page.name}" for page in pages]  # every page, in order
+    pages_linked = [target for target in index_links if target != "robustness.html"]  # + the claims table's page
+    assert pages_linked == [f"notebooks/{page.name}" for page in pages]  # every page, in order
 
     images = [target for page in pages for tag, target in links_of(page) if tag == "img" and is_local(target)]
     assert images, "the notebooks show diagrams from images/: at least one <img> should point there"
@@ -220,3 +221,17 @@ def test_the_robustness_table_becomes_a_page_linked_from_the_index(tmp_path, mon
     source.unlink()  # no table yet: no page, no link
     (tmp_path / "robustness.html").unlink()
     assert "robustness.html" not in build_book.write_index(tmp_path, []).read_text()
+
+
+def test_a_cell_hidden_in_jupyterlab_shows_only_its_outputs_in_the_book(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    hidden = nbformat.v4.new_code_cell("#@title Set-up\nSECRET_SETUP_LINE = 1")
+    hidden.metadata["jupyter"] = {"source_hidden": True}
+    nb.cells = [hidden, nbformat.v4.new_code_cell("VISIBLE_LINE = 2")]
+    source = tmp_path / "n.ipynb"
+    nbformat.write(nb, source)
+    out = tmp_path / "book"
+    assert build_book.main(["--out", str(out), "--no-execute", "--mathjax", str(fake_mathjax(tmp_path / "mj")),
+                            str(source)]) == 0
+    page = (out / "notebooks" / "n.html").read_text(encoding="utf-8")
+    assert "VISIBLE_LINE" in page and "SECRET_SETUP_LINE" not in page
