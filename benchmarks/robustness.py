@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -87,6 +86,7 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
 
     path = Path(notebook)
     log = Path(log_dir) / f"{run['name'].replace(':', '_').replace('+', '_')}__{path.stem}.jsonl"
+    log.unlink(missing_ok=True)  # a rerun replaces the claims of the run before it
     env = {k: v for k, v in os.environ.items() if k not in RUN_VARS}
     env.update(run["env"])
     env.update({
@@ -111,8 +111,20 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
         lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
         last = re.sub(r"\x1b\[[0-9;]*m", "", lines[-1]) if lines else ""  # no terminal colours in the table
         error = f"{type(err).__name__}: {last[:300]}"
-    return {"run": run["name"], "notebook": path.stem, "seconds": time.perf_counter() - start, "error": error,
-            "log": str(log)}
+    result = {"run": run["name"], "notebook": path.stem, "seconds": time.perf_counter() - start, "error": error,
+              "log": str(log), "data": run["data"], "shift": run["shift"]}
+    log.with_suffix(".status.json").write_text(json.dumps(result), encoding="utf-8")
+    return result
+
+
+def load_results(log_dir: Path) -> list[dict]:
+    """The results a ``--log-dir`` holds (one ``.status.json`` per notebook run), for ``--report``."""
+    results = []
+    for status in sorted(log_dir.glob("*.status.json")):
+        result = json.loads(status.read_text(encoding="utf-8"))
+        result["log"] = str(status.with_name(status.name.replace(".status.json", ".jsonl")))
+        results.append(result)
+    return results
 
 
 def read_claims(results: list[dict]) -> list[dict]:
@@ -177,7 +189,9 @@ def markdown(rows, results, runs, seconds: float) -> str:
         "data); `digits:avx2`, `digits:default`, `digits:threads2`: other CPU kernels and 2 threads.",
         "- CPU kernels torch reported during the runs: "
         + ", ".join(sorted({k for r in rows for k in r.get("kernels", ()) if k})) + ".",
-        f"- Notebook executions: {len(results)}, in {seconds / 60:.1f} minutes. Failures: {len(failures)}.",
+        f"- Notebook executions: {len(results)}, {sum(r['seconds'] for r in results) / 60:.1f} minutes of notebook "
+        f"time" + (f", {seconds / 60:.1f} minutes from start to end" if seconds is not None else
+                   " (the table gathers several invocations)") + f". Failures: {len(failures)}.",
         "- Real FashionMNIST has never run on the machine that made this page; a claim that depends on the dataset "
         "is checked on the digits only, and says so.",
         "",
@@ -206,7 +220,12 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run at once (default: cores)")
     parser.add_argument("--out", type=Path, default=None,
                         help="the markdown page (default docs/robustness.md; build/robustness-ci.md for --slice ci)")
-    parser.add_argument("--keep-logs", type=Path, default=None, help="copy the JSON-lines claim logs here")
+    parser.add_argument("--log-dir", type=Path, default=None,
+                        help="keep each run's claim log and status here (default: a temporary folder); a rerun of "
+                             "some notebooks replaces only their files")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: write the table from everything in --log-dir (e.g. after rerunning the "
+                             "notebooks a fix touched)")
     args = parser.parse_args(argv)
     ci = args.slice == "ci"
     digits = parse_shifts(args.digits_shifts if args.digits_shifts is not None else ("1,2" if ci else "1-10"),
@@ -232,6 +251,14 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     from utils.data import write_fake_fashion_mnist
 
+    if args.report:
+        if args.log_dir is None or not args.log_dir.is_dir():
+            parser.error("--report needs --log-dir, a folder an earlier run wrote")
+        results = load_results(args.log_dir)
+        names = sorted({r["run"] for r in results})
+        runs = [{"name": n} for n in names]
+        return report(results, runs, None, out)
+
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="robustness-") as tmp:
         data_dirs = {"digits": str(Path(tmp) / "digits")}  # an empty data folder: offline, the digits are used
@@ -240,8 +267,8 @@ def main(argv=None) -> int:
             data_dirs["standin"] = str(Path(tmp) / "standin")
             print("writing the full-size stand-in ...", flush=True)
             write_fake_fashion_mnist(data_dirs["standin"])
-        log_dir = Path(tmp) / "logs"
-        log_dir.mkdir()
+        log_dir = args.log_dir or Path(tmp) / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
         # the stand-in runs (the slowest) first, so that they do not end up alone at the tail
         tasks = [(run, str(nb)) for run in sorted(runs, key=lambda r: r["data"] != "standin") for nb in notebooks]
         print(f"{len(runs)} runs x {len(notebooks)} notebooks = {len(tasks)} executions, {args.jobs} at a time",
@@ -255,20 +282,24 @@ def main(argv=None) -> int:
                 status = "ok" if not res["error"] else res["error"][:160]
                 print(f"[{len(results):3d}/{len(tasks)}] {res['run']:16s} {res['notebook']:32s} "
                       f"{res['seconds']:6.1f}s  {status}", flush=True)
-        records = read_claims(results)
-        if args.keep_logs:
-            args.keep_logs.mkdir(parents=True, exist_ok=True)
-            for log in log_dir.glob("*.jsonl"):
-                shutil.copy(log, args.keep_logs / log.name)
-    seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if args.log_dir is not None and len(load_results(log_dir)) > len(results):  # earlier runs in the folder too
+            results = load_results(log_dir)
+            runs, seconds = [{"name": n} for n in sorted({r["run"] for r in results})], None
+        return report(results, runs, seconds, out)
+
+
+def report(results: list[dict], runs: list[dict], seconds: float | None, out: Path) -> int:
+    """Write the table, print the summary; 1 if any claim failed or any notebook stopped early."""
+    records = read_claims(results)
     rows = summarise(records, results)
     page = markdown(rows, results, runs, seconds)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     failures = [r for r in rows if r["passed"] < r["runs"]]
     claims = sorted((r for r in rows if r["claim"] != "(runs to its end)"), key=lambda r: r["min_margin"])
-    print(f"\n{len(claims)} claims, {len(records)} checks, {len(results)} notebook runs in {seconds / 60:.1f} min; "
-          f"table written to {out}")
+    took = f"{seconds / 60:.1f} min" if seconds is not None else "several invocations"
+    print(f"\n{len(claims)} claims, {len(records)} checks, {len(results)} notebook runs ({took}); table written to {out}")
     print("thinnest margins:")
     for r in claims[:3]:
         print(f"  {r['min_margin']:8.3g}  {r['notebook']}: {r['claim']}  ({r['where']})")

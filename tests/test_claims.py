@@ -149,3 +149,21 @@ def test_the_robustness_run_reports_a_claim_that_fails_for_one_seed(tmp_path):
     table = out.read_text()
     assert "| t | a uniform draw is below 1 | 2/2 |" in table
     assert "| t | a uniform draw is above 0.05 | 1/2 |" in table and "digits+3" in table
+
+
+def test_a_rerun_into_the_same_log_dir_replaces_only_its_notebook_and_report_gathers_all(tmp_path):
+    def notebook(name, bound):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(
+            f"import sys; sys.path.insert(0, {str(ROOT)!r})\nimport utils\nutils.claim('one is small', 1, '<', {bound})")]
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+        return str(tmp_path / f"{name}.ipynb")
+
+    logs, out = tmp_path / "logs", tmp_path / "table.md"
+    common = ["--digits-shifts", "1", "--standin-shifts", "none", "--variants", "none", "--jobs", "2",
+              "--log-dir", str(logs), "--out", str(out)]
+    assert robustness.main(["--notebooks", notebook("a", 2), notebook("b", 0), *common]) == 1  # b's claim is false
+    assert robustness.main(["--notebooks", notebook("b", 2), *common]) == 0  # b fixed and rerun alone
+    assert "| b | one is small | 1/1 |" in out.read_text() and "| a | one is small | 1/1 |" in out.read_text()
+    assert robustness.main(["--report", "--log-dir", str(logs), "--out", str(out)]) == 0
+    assert "several invocations" in out.read_text()
