@@ -81,12 +81,13 @@ def _log(record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def claim(text: str, measured, op: str, bound, *, unit: str = "") -> float:
-    """Check that ``measured op bound`` holds, print it as a ``✓`` line, and return ``measured``.
+def claim(text: str, measured, op: str, bound, *, unit: str = "") -> None:
+    """Check that ``measured op bound`` holds and print it as a ``✓`` line.
 
     ``op`` is one of ``"<"``, ``"<="``, ``">"``, ``">="``. ``text`` is the sentence being checked, without the
     numbers (they vary from run to run; the line shows them). ``unit`` is printed after both numbers.
-    Raises ``ClaimFailed`` (an ``AssertionError``) when the claim is false or ``measured`` is NaN.
+    Raises ``ClaimFailed`` (an ``AssertionError``) when the claim is false or ``measured`` is NaN. Returns None, so
+    a claim on a cell's last line adds no stray output.
     """
     if not isinstance(text, str) or not text.strip():
         raise TypeError(f"claim: text must be the sentence being checked (a non-empty str), got {text!r}")
@@ -114,4 +115,3 @@ def claim(text: str, measured, op: str, bound, *, unit: str = "") -> float:
     if not passed:
         raise ClaimFailed(f"✗ claim failed: {text}: measured {_fmt(m)}{u}, needed {op} {_fmt(b)}{u}")
     print(f"✓ {text}  (measured {_fmt(m)}{u}, needed {op} {_fmt(b)}{u})")
-    return measured
