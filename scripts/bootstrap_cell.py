@@ -1,5 +1,6 @@
 """The first code cell of every notebook (the bootstrap), written once here and stamped into the notebooks
-by ``scripts/stamp_notebooks.py``. ``tests/test_repository.py`` checks that every notebook holds it unchanged.
+by ``scripts/stamp_notebooks.py``. ``tests/test_repository.py`` checks that every notebook holds it unchanged,
+metadata included.
 
 What the cell does, in order:
 1. walk up from the working directory to the checkout (a folder holding ``utils/training.py``);
@@ -9,6 +10,9 @@ What the cell does, in order:
    torchvision, scikit-learn, matplotlib, tqdm and its own ipywidgets, which drives Colab's widgets);
 4. else stop with a message that says what to do.
 Then ``import utils`` and ``utils.setup(seed=...)``.
+
+In JupyterLab the cell is hidden (``METADATA``) and shows its first line, the ``#@title`` line; Colab shows it as
+a form with that title. Both open it with a click.
 
 The repository's address is in one place, ``GITHUB_REPO`` below; the environment variable
 ``OPTIM_REPO_URL`` overrides the clone URL (the tests point it at a local repository).
@@ -24,25 +28,28 @@ CLONE_DIR = GITHUB_REPO.split("/")[1]  # the folder the Colab clone goes into, u
 COLAB_URL = "https://colab.research.google.com/github/{repo}/blob/main/notebooks/{file}"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 
-MARK = "Bootstrap: make `utils` importable"  # tests/test_repository.py looks for it
+TITLE = "Set-up: find or fetch the series' code, seed everything, pick the device (run me first)"
+MARK = f"#@title {TITLE}"  # the first line: Colab's form title, and the line JupyterLab shows when the cell is hidden
+# The cell's metadata: hidden in JupyterLab (it shows the first line), a form in Colab (it shows the title).
+METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}
 
 BOOTSTRAP_CELL = f'''\
-# {MARK} (checkout, pip install or Colab), seed everything, pick the device.
+{MARK}
 import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-REPO_URL = os.environ.get("OPTIM_REPO_URL", "{REPO_URL}")
 root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "training.py").is_file()), None)
-installed = importlib.util.find_spec("utils") if root is None else None
-if installed is not None and installed.origin and Path(installed.origin).with_name("training.py").is_file():
-    root = Path(installed.origin).parent.parent  # `pip install -e .` from a checkout
+spec = importlib.util.find_spec("utils") if root is None else None
+if spec and spec.origin and Path(spec.origin).with_name("training.py").is_file():
+    root = Path(spec.origin).parent.parent  # `pip install -e .` from a checkout
 if root is None and "google.colab" in sys.modules:  # opened alone on Colab: fetch the series once
     root = Path.cwd() / "{CLONE_DIR}"
     if not (root / "utils" / "training.py").is_file():
-        subprocess.run(["git", "clone", "--quiet", "--depth=1", REPO_URL, str(root)], check=True)
+        url = os.environ.get("OPTIM_REPO_URL", "{REPO_URL}")
+        subprocess.run(["git", "clone", "--quiet", "--depth=1", url, str(root)], check=True)
     needed = {{"torch": "torch", "torchvision": "torchvision", "scikit-learn": "sklearn", "matplotlib": "matplotlib",
               "tqdm": "tqdm", "ipywidgets": "ipywidgets"}}  # Colab ships all of them: usually nothing to install
     missing = [package for package, module in needed.items() if importlib.util.find_spec(module) is None]

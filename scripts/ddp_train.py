@@ -146,9 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         train_set = utils.subset(splits.train, n=args.n_train)
         val_part = TensorDataset(*(t.tensor_split(info.world_size)[info.rank] for t in splits.val.tensors))
 
-        utils.seed_everything(args.seed)  # same initial weights everywhere (DDP also copies rank 0's at start)
+        # Each rank seeds with seed + rank, so the copies are built with *different* initial weights; wrapping
+        # in DDP broadcasts rank 0's parameters to every rank (rank 0's are those of a one-process run).
+        utils.seed_everything(args.seed + info.rank)
         model = utils.make_model(args.model, splits.input_shape, splits.num_classes).to(info.device)
+        init_gap_before_wrap = ud.max_difference_across_ranks(model)
         ddp_model = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+        init_gap_after_wrap = ud.max_difference_across_ranks(ddp_model)
         optimizer = utils.make_optimizer(args.optimizer, ddp_model.parameters(), args.lr)
         loader = ud.ShardedLoader(train_set, global_batch, rank=info.rank, world_size=info.world_size,
                                   seed=args.seed, device=info.device)
@@ -175,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             "backend": info.backend, "device": info.device.type, "batch_per_process": loader.batch_size,
             "global_batch_size": global_batch, "steps_per_epoch": len(loader), "epochs": args.epochs,
             "lr": args.lr, "optimizer": args.optimizer, "model": args.model, "seed": args.seed,
-            "allreduce": allreduce, "param_gap_between_ranks": param_gap, "history": history.to_dict(),
+            "allreduce": allreduce, "init_gap_before_wrap": init_gap_before_wrap,
+            "init_gap_after_wrap": init_gap_after_wrap, "param_gap_between_ranks": param_gap, "history": history.to_dict(),
         })
         ud.print0(f"rank 0 saved {out / 'ddp_model.pt'} and {out / 'summary.json'} ({history.elapsed:.1f} s of training)")
     return 0

@@ -1,5 +1,5 @@
-"""Write the canonical bootstrap cell (scripts/bootstrap_cell.py) into every notebook, and an "Open in Colab"
-badge under the title of its first markdown cell. Idempotent: running it twice changes nothing more.
+"""Write the canonical bootstrap cell (scripts/bootstrap_cell.py) into every notebook, with its metadata (hidden in
+JupyterLab, a form in Colab), and an "Open in Colab" badge under the title of its first markdown cell. Idempotent: running it twice changes nothing more.
 
     python scripts/stamp_notebooks.py [--check] [NOTEBOOK_DIR]     (default: notebooks/)
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bootstrap_cell import COLAB_BADGE_IMAGE, SEED, bootstrap_cell, colab_badge  # noqa: E402
+from bootstrap_cell import COLAB_BADGE_IMAGE, METADATA, SEED, bootstrap_cell, colab_badge  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,14 @@ def _with_badge(markdown: str, badge: str) -> str:
     return "\n".join([*title, *([""] if title else []), badge, "", *body])
 
 
+def with_metadata(metadata: dict) -> dict:
+    """``metadata`` with the bootstrap's keys (``METADATA``) merged in, one level deep; other keys are kept."""
+    merged = dict(metadata)
+    for key, value in METADATA.items():
+        merged[key] = {**merged.get(key, {}), **value} if isinstance(value, dict) else value
+    return dict(sorted(merged.items()))  # as Jupyter writes them
+
+
 def stamped(text: str, name: str) -> str:
     """The notebook JSON ``text`` (file ``name``) with the bootstrap cell and the badge written in."""
     nb = json.loads(text)
@@ -44,6 +52,7 @@ def stamped(text: str, name: str) -> str:
         raise ValueError(f"{name}: no code cell to hold the bootstrap")
     found = SEED.search("".join(code["source"]))
     code["source"] = _lines(bootstrap_cell(int(found.group(1)) if found else 0))
+    code["metadata"] = with_metadata(code.get("metadata", {}))
     markdown = next((c for c in cells if c["cell_type"] == "markdown"), None)
     if markdown is not None:
         markdown["source"] = _lines(_with_badge("".join(markdown["source"]), colab_badge(name)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from utils.autograd_graph import graph_size
+from utils.autograd_graph import count_nodes, graph_size, walk_graph
 
 
 def test_nodes_and_saved_bytes():
@@ -33,3 +33,15 @@ def test_total_of_losses_keeps_nodes_not_tensors_after_backward():
 def test_rejects_a_non_tensor():
     with pytest.raises(TypeError, match="tensor must be a torch.Tensor"):
         graph_size(1.0)
+
+
+def test_walk_graph_marks_a_tensor_used_twice():
+    w = torch.tensor(2.0, requires_grad=True)
+    y = w * torch.tensor(3.0) + w.sin()
+    lines = walk_graph(y, names={id(w): "w"})
+    assert lines[0] == "AddBackward0"
+    assert sum("-> w ()" in line for line in lines) == 2 and sum(line.endswith("(seen)") for line in lines) == 1
+    assert count_nodes(y) == 4  # Add, Mul, Sin and one AccumulateGrad
+    assert walk_graph(torch.tensor(1.0)) == []  # nothing recorded
+    with pytest.raises(TypeError):
+        walk_graph(1.0)

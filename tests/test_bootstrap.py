@@ -118,3 +118,28 @@ def test_nowhere_stops_with_what_to_do(tmp_path, stamped_notebook):
     work, result = _run(tmp_path, stamped_notebook, "nowhere", {})
     assert result.returncode != 0
     assert "ModuleNotFoundError" in result.stderr and "make lab" in result.stderr and "pip install -e ." in result.stderr
+
+
+def test_stamp_writes_the_hidden_titled_cell_and_is_idempotent(stamped_notebook):
+    """The stamped first cell: the #@title line first (what JupyterLab shows of a hidden cell, Colab's form title),
+    JupyterLab's source_hidden and Colab's form view in its metadata; stamping again changes nothing."""
+    text = stamped_notebook.read_text(encoding="utf-8")
+    first = next(c for c in json.loads(text)["cells"] if c["cell_type"] == "code")
+    lines = "".join(first["source"]).splitlines()
+    assert lines[0] == bootstrap_cell.MARK and lines[0].startswith("#@title Set-up:")
+    assert first["metadata"]["jupyter"]["source_hidden"] is True and first["metadata"]["cellView"] == "form"
+    assert stamp_notebooks.stamped(text, stamped_notebook.name) == text
+
+
+def test_stamp_keeps_other_metadata_and_the_seed(tmp_path):
+    """A cell that had other metadata (tags, outputs_hidden) keeps it; the seed of utils.setup survives."""
+    nb = {"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# 99 · Title"]},
+                    {"cell_type": "code", "execution_count": None, "outputs": [], "source": ["device = utils.setup(seed=7)"],
+                     "metadata": {"tags": ["keep"], "jupyter": {"outputs_hidden": True}}}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = json.loads(stamp_notebooks.stamped(json.dumps(nb), "99_x.ipynb"))
+    code = out["cells"][1]
+    assert code["metadata"] == {"cellView": "form", "jupyter": {"outputs_hidden": True, "source_hidden": True},
+                                "tags": ["keep"]}
+    assert "".join(code["source"]) == bootstrap_cell.bootstrap_cell(7)
+    assert bootstrap_cell.colab_badge("99_x.ipynb") in "".join(out["cells"][0]["source"])

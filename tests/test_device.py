@@ -44,6 +44,30 @@ def test_bf16_supported_follows_the_cpu_instructions(monkeypatch):
     assert not bf16_supported("cuda")
 
 
+@pytest.mark.parametrize("gpu,capability,native", [("Tesla T4", (7, 5), False), ("Tesla V100", (7, 0), False),
+                                                     ("A100", (8, 0), True), ("H100", (9, 0), True)])
+def test_bf16_supported_means_native_on_cuda(monkeypatch, gpu, capability, native):
+    """A T4 can hold bfloat16 tensors (torch.cuda.is_bf16_supported() says True with its default emulation)
+    but does not compute in bfloat16 natively: only compute capability 8.0 and up counts."""
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: asked.append(device) or capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)  # what a T4 says
+    assert bf16_supported("cuda") is native, gpu
+    assert bf16_supported(torch.device("cuda:1")) is native, gpu
+    assert asked[-1] == torch.device("cuda:1"), "the device asked about is the one given, not the current one"
+
+
+def test_bf16_supported_on_this_machine_matches_its_docstring():
+    """On this machine's CPU: True exactly when it has AVX512-BF16 or AMX (the docstring's rule)."""
+    flags = [getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    assert bf16_supported("cpu") == any(flags)
+    if torch.cuda.is_available():
+        assert bf16_supported("cuda") == (torch.cuda.get_device_capability()[0] >= 8)
+        assert bf16_supported("cuda") == torch.cuda.is_bf16_supported(including_emulation=False)
+
+
 def test_autocast_bf16_only_when_enabled_on_cpu_or_cuda():
     a, b = torch.randn(4, 8), torch.randn(8, 3)
     with autocast_bf16(torch.device("cpu"), True):

@@ -229,6 +229,8 @@ def test_widget_every_slider_at_both_ends():
     Reliability review 3.5: momentum's minimum 0.0 used to crash the Nesterov racer inside the callback.
     """
     explorer = optim2d.race_explorer("rosenbrock")
+    # the adaptive slider names the racers it moves (review r3, 26: it said "rmsprop" with no RMSprop racing)
+    assert explorer.adaptive_lr.description == "lr (adam)"
     # steps first, max then min, so the other sliders' races are short (10 steps)
     for slider in (explorer.steps, explorer.lr, explorer.adaptive_lr, explorer.momentum):
         for end in ((slider.max, slider.min) if slider is explorer.steps else (slider.min, slider.max)):

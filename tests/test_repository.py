@@ -13,9 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import bootstrap_cell  # noqa: E402  (the canonical first cell)
+import stamp_notebooks  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-BOOTSTRAP_MARK = "Bootstrap: make `utils` importable"
 
 
 def test_there_are_notebooks():
@@ -36,10 +36,29 @@ def test_notebook_starts_with_the_bootstrap(path):
     nb = json.loads(path.read_text())
     first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     source = "".join(first_code["source"])
-    assert BOOTSTRAP_MARK in source and "utils.setup(seed=" in source
+    assert source.startswith("#@title Set-up:") and "utils.setup(seed=" in source, (
+        f"{path.name}: the first code cell is not the bootstrap: run `python scripts/stamp_notebooks.py`")
     seed = bootstrap_cell.SEED.search(source)
     assert source == bootstrap_cell.bootstrap_cell(int(seed.group(1))), (
         f"{path.name}: the first cell differs from scripts/bootstrap_cell.py: run `python scripts/stamp_notebooks.py`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_bootstrap_cell_is_hidden_but_named(path):
+    """JupyterLab hides the cell and shows its first line; Colab shows it as a form under its #@title."""
+    first_code = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    metadata = first_code.get("metadata", {})
+    assert metadata.get("jupyter", {}).get("source_hidden") is True and metadata.get("cellView") == "form", (
+        f"{path.name}: the first cell is not hidden (metadata {metadata}): run `python scripts/stamp_notebooks.py`")
+    assert "".join(first_code["source"]).splitlines()[0] == bootstrap_cell.MARK
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_in_step_with_the_stamp(path):
+    """What `python scripts/stamp_notebooks.py --check` checks: stamping would change nothing."""
+    text = path.read_text(encoding="utf-8")
+    assert stamp_notebooks.stamped(text, path.name) == text, (
+        f"{path.name}: out of step with scripts/stamp_notebooks.py: run `python scripts/stamp_notebooks.py`")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -77,3 +96,13 @@ def test_relative_links_resolve():
             if not (path.parent / target).exists():
                 broken.append(f"{path.relative_to(ROOT)} -> {target}")
     assert not broken, "broken relative links:\n" + "\n".join(broken)
+
+
+def test_readme_states_the_torch_floor_of_requirements():
+    """README's "torch 2.6 or newer" (review r5, objection 1: weights_only bypasses before 2.6) is the floor
+    requirements.txt asks for."""
+    floor = re.search(r"^torch>=([\d.]+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    stated = re.search(r"\*\*torch ([\d.]+) or newer\.\*\*", (ROOT / "README.md").read_text())
+    assert floor and stated, "requirements.txt or README.md no longer states torch's minimum"
+    assert floor.group(1) == stated.group(1), (
+        f"README says torch {stated.group(1)} or newer, requirements.txt asks for torch>={floor.group(1)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 import pytest
@@ -45,3 +46,31 @@ def test_coverage_is_close_to_the_promise():
 def test_bad_input_is_refused_with_the_argument_named(args, match):
     with pytest.raises(ValueError, match=match):
         wilson_interval(*args)
+
+
+def test_paired_difference_matches_scipy_and_sees_what_an_unpaired_test_misses():
+    """notebooks/05b_tuning.ipynb, section 1: scores of two configurations run with the same five seeds."""
+    from utils.stats import paired_difference
+
+    a = [0.477, 0.366, 0.367, 0.473, 0.405]
+    b = [0.446, 0.335, 0.368, 0.442, 0.390]
+    result = paired_difference(a, b)
+    assert result.n == 5 and result.wins_b == 4
+    assert math.isclose(result.mean, 0.0214, abs_tol=1e-12)
+    assert math.isclose(result.t, 3.34375, rel_tol=1e-9)  # scipy.stats.ttest_rel(a, b).statistic
+    assert math.isclose(result.standard_error, result.sd / math.sqrt(5))
+    # the differences scatter far less than the scores: the seed's luck is shared by both runs
+    assert result.sd < 0.3 * statistics.stdev(a)
+
+
+def test_paired_difference_refuses_bad_input():
+    from utils.stats import paired_difference
+
+    with pytest.raises(ValueError, match="one score per seed"):
+        paired_difference([0.1, 0.2], [0.1])
+    with pytest.raises(ValueError, match="one score per seed"):
+        paired_difference([0.1], [0.2])
+    with pytest.raises(ValueError, match="a score of a"):
+        paired_difference([float("nan"), 0.2], [0.1, 0.2])
+    same = paired_difference([0.3, 0.4], [0.3, 0.4])
+    assert same.mean == 0 and same.t == 0.0

@@ -72,15 +72,24 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def bf16_supported(device: torch.device | str) -> bool:
-    """Whether ``device`` runs bfloat16 matrix products natively, so that ``fit(..., amp=True)`` pays off.
+    """Whether ``device`` computes in bfloat16 natively, so that ``fit(..., amp=True)`` pays off.
 
-    CUDA: GPUs from Ampere on (``torch.cuda.is_bf16_supported()``). CPU: processors with AVX512-BF16 or AMX
-    instructions (recent Intel Xeon, AMD Zen 4 and later); on others bfloat16 is emulated and slower than
-    float32. MPS: no. Explained in notebooks/06_putting_it_all_together.ipynb (section 7).
+    CUDA: compute capability 8.0 or higher, i.e. NVIDIA GPUs from Ampere on (A100, RTX 30xx, L4, H100), asked
+    of the given device (``"cuda:1"`` is asked about GPU 1). A T4 (7.5) or V100 (7.0) says False: they can
+    hold bfloat16 tensors, which is why ``torch.cuda.is_bf16_supported()`` (default
+    ``including_emulation=True``) says True there, but they emulate the arithmetic, slower than float32.
+    AMD GPUs under ROCm: True, as torch reports. CPU: True only with AVX512-BF16 or AMX instructions (recent
+    Intel Xeon, AMD Zen 4 and later); elsewhere bfloat16 is emulated and slower than float32. MPS: False.
+    Explained in notebooks/06_putting_it_all_together.ipynb (section 7).
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        if not torch.cuda.is_available():
+            return False
+        if torch.version.hip:  # ROCm: torch.cuda.is_bf16_supported(including_emulation=False) is True there too
+            return True
+        major, _minor = torch.cuda.get_device_capability(device)
+        return major >= 8
     if device.type == "cpu":
         checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
         return any(check is not None and check() for check in checks)

@@ -362,8 +362,9 @@ class RaceExplorer:
         self.function = w.Dropdown(options=list(FUNCTIONS), value=fn.name, description="function", **look)
         self.lr = w.FloatLogSlider(value=fn.lr, base=10, min=-5, max=1, step=0.1, readout_format=".1e",
                                    description="lr (sgd, momentum)", **common)
+        adaptive = [name for name in self.optimizers if name in ADAPTIVE] or list(ADAPTIVE)  # the racers it moves
         self.adaptive_lr = w.FloatLogSlider(value=fn.adaptive_lr, base=10, min=-5, max=1, step=0.1,
-                                            readout_format=".1e", description="lr (rmsprop, adam)", **common)
+                                            readout_format=".1e", description=f"lr ({', '.join(adaptive)})", **common)
         self.momentum = w.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01, description="momentum", **common)
         self.steps = w.IntSlider(value=fn.steps, min=10, max=1000, step=10, description="steps", **common)
         self.reset = w.Button(description="reset to suggested values", layout=w.Layout(width="240px"),

@@ -1,6 +1,6 @@
 """Scenario 1: notebook 00 in a real JupyterLab, Run All, as a learner does it.
 
-What the page must show: the "try me" slider as a slider (not as text), a live plot whose image changes at least
+What the page must show: the explorer's learning-rate and batch-size sliders as sliders (not as text), a live plot whose image changes at least
 three times while training runs and that leaves exactly one image behind, and no error anywhere. The second test
 breaks the live plot on purpose (an IPython startup file that lets it draw only its first frame) and checks that
 the same check then fails: the scenario can see a frozen plot.
@@ -42,12 +42,14 @@ def test_run_all_shows_a_slider_a_live_plot_and_no_error(lab, page, shot):
     nb = NotebookPage(page, lab, NOTEBOOK)
     shot(page, "opened")
     nb.run_all()
-    slider = nb.cell_of('description="try me"').locator(".widget-slider, .widget-hslider").first
-    slider.scroll_into_view_if_needed()
-    shot(page, "slider")
-    assert slider.is_visible(), "the IntSlider should render as a widget"
-    assert slider.locator(".noUi-handle, .slider").count() >= 1, "it should render as a slider with a handle"
-    assert "try me" in slider.inner_text()
+    explorer = nb.cell_of("HyperparameterExplorer(")
+    sliders = explorer.locator(".widget-slider, .widget-hslider")
+    sliders.first.scroll_into_view_if_needed()
+    shot(page, "sliders")
+    for name in ("learning rate", "batch size"):  # the two sliders notebook 00 asks the reader to move
+        slider = sliders.filter(has_text=name).first
+        assert slider.is_visible(), f"the {name} slider should render as a widget"
+        assert slider.locator(".noUi-handle, .slider").count() >= 1, f"the {name} slider should have a handle"
     nb.cell_of("LivePlot(").scroll_into_view_if_needed()
     check_live_plot(nb, shot)
     assert nb.error_outputs() == [], "no cell output may show an error"

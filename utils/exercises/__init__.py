@@ -11,7 +11,18 @@ own module, ``nb01.py`` ... In a notebook::
 """
 
 from . import nb01, nb02, nb03, nb03b, nb04, nb05, nb05b, nb06, nb07  # noqa: E402,F401  (each module registers its exercises)
-from .core import CheckResult, Exercise, Incorrect, all_exercises, as_number, exercises_for, expect_close, register
+from .core import (
+    CheckResult,
+    Exercise,
+    Incorrect,
+    all_exercises,
+    as_number,
+    as_whole_number,
+    call_answer,
+    exercises_for,
+    expect_close,
+    register,
+)
 
-__all__ = ["CheckResult", "Exercise", "Incorrect", "all_exercises", "as_number", "exercises_for", "expect_close",
-           "register"]
+__all__ = ["CheckResult", "Exercise", "Incorrect", "all_exercises", "as_number", "as_whole_number", "call_answer",
+           "exercises_for", "expect_close", "register"]

@@ -17,7 +17,28 @@ def _nb01_train_step_mistake(model, x, y, loss_fn, optimizer):
     return loss
 
 
+def _call_keeping_grad_mode(answer, *args):
+    """Call the learner's function; if it left autograd switched off (or on) for the whole process, switch it back
+    and say so, since the learner's kernel would otherwise keep training without gradients."""
+    import torch
+
+    before = torch.is_grad_enabled()
+    try:
+        return answer(*args)
+    finally:
+        after = torch.is_grad_enabled()
+        torch.set_grad_enabled(before)
+        if after != before:
+            raise Incorrect("your function left gradients switched "
+                            f"{'off' if before else 'on'} for the whole process (torch.set_grad_enabled(...) "
+                            "without restoring it): the next training in this notebook would fail with "
+                            "'element 0 of tensors does not require grad'. Use `with torch.no_grad():`, which "
+                            "switches them back on at its end. (The checker has switched them back for you.)")
+
+
 def _nb01_check_train_step(answer: Any) -> None:
+    import numbers
+
     import torch
     from torch import nn
 
@@ -40,11 +61,16 @@ def _nb01_check_train_step(answer: Any) -> None:
         expected = ref_loss.item()
         before = [p.detach().clone() for p in yours.parameters()]
         try:
-            got = answer(yours, x, y, loss_fn, opt_yours)
+            got = _call_keeping_grad_mode(answer, yours, x, y, loss_fn, opt_yours)
+        except Incorrect:
+            raise
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on batch {i} your function raised {type(err).__name__}: {err}") from None
         if all(torch.equal(a, b) for a, b in zip(before, yours.parameters(), strict=True)):
-            raise Incorrect("the parameters did not change: the step needs loss.backward() and then optimizer.step().")
+            raise Incorrect("the parameters did not change. optimizer.step() uses the gradients that "
+                            "loss.backward() left in p.grad: call backward() and then step(), with nothing in "
+                            "between (optimizer.zero_grad() belongs before backward(), or it clears the gradients "
+                            "the step needs).")
         if not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(yours.parameters(), ref.parameters(), strict=True)):
             if i == 1:
                 raise Incorrect("after one step the parameters differ from forward -> loss -> backward -> step "
@@ -58,7 +84,11 @@ def _nb01_check_train_step(answer: Any) -> None:
                                 "float.")
             raise Incorrect("you return a detached tensor: it holds no graph, so nothing leaks, but it is still a "
                             "tensor, and the task asks for a Python float: return loss.item().")
-        if not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-5):
+        if (isinstance(got, numbers.Real) and not isinstance(got, (bool, int, float))
+                and math.isclose(float(got), expected, rel_tol=1e-5)):
+            raise Incorrect(f"the number is right ({expected:.4f} on batch {i}), but it is a "
+                            f"{type(got).__module__}.{type(got).__name__}, not a Python float: return loss.item().")
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isclose(got, expected, rel_tol=1e-5):
             raise Incorrect(f"return the batch loss computed before the update ({expected:.4f} on batch {i}), "
                             f"got {got!r}.")
 
@@ -120,7 +150,9 @@ def _nb01_check_evaluate(answer: Any) -> None:
     model.register_forward_hook(lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
     model.train()
     try:
-        got = answer(model, loader, loss_fn, torch.device("cpu"))
+        got = _call_keeping_grad_mode(answer, model, loader, loss_fn, torch.device("cpu"))
+    except Incorrect:
+        raise
     except Exception as err:
         raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
     left_in_training_mode = model.training

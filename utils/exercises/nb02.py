@@ -19,52 +19,95 @@ def _nb02_naive_cross_entropy(logits, targets):
     return -torch.log(probs[torch.arange(len(targets)), targets]).mean()
 
 
+def _nb02_global_max_cross_entropy(logits, targets):
+    """Typical mistake for 02 q1: log-sum-exp shifted by one maximum for the whole batch instead of each row's."""
+    import torch
+
+    m = logits.max()
+    log_sum_exp = m + torch.log(torch.exp(logits - m).sum(dim=1))
+    return (log_sum_exp - logits[torch.arange(len(targets)), targets]).mean()
+
+
+def _nb02_q1_cases():
+    """(what, logits, targets): ordinary batches, huge logits, and rows at very different scales in one batch."""
+    import torch
+
+    gen = torch.Generator().manual_seed(2)
+    return [
+        ("6 samples, 4 classes", torch.randn(6, 4, generator=gen), torch.tensor([0, 3, 1, 1, 2, 0])),
+        ("5 samples, 10 classes", 3 * torch.randn(5, 10, generator=gen), torch.tensor([9, 0, 4, 4, 7])),
+        ("huge logits (around 1000)", torch.tensor([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 995.0]]),
+         torch.tensor([2, 2])),
+        # one maximum for the whole batch (1000) sends every exp of the second row to 0: log(0) = -inf
+        ("rows at different scales (one around 1000, one around 0)",
+         torch.tensor([[1000.0, 999.0, 990.0], [0.0, 1.0, -1.0]]), torch.tensor([1, 0])),
+        ("rows at different scales (one around -1000, one around 0)",
+         torch.tensor([[-1000.0, -999.0, -1004.0], [0.0, 2.0, 1.0]]), torch.tensor([0, 2])),
+    ]
+
+
 def _nb02_check_cross_entropy(answer: Any) -> None:
     import torch
     import torch.nn.functional as F
 
     if not callable(answer):
         raise Incorrect("pass the function itself (`answer = my_cross_entropy`), not the result of calling it.")
-    gen = torch.Generator().manual_seed(2)
-    cases = [
-        ("6 samples, 4 classes", torch.randn(6, 4, generator=gen), torch.tensor([0, 3, 1, 1, 2, 0])),
-        ("5 samples, 10 classes", 3 * torch.randn(5, 10, generator=gen), torch.tensor([9, 0, 4, 4, 7])),
-        ("huge logits (around 1000)", torch.tensor([[1000.0, 0.0, -1000.0], [0.0, 1000.0, 995.0]]), torch.tensor([2, 2])),
-    ]
-    library_calls = []  # F.cross_entropy (nn.CrossEntropyLoss calls it too) is what the task forbids
-    library = F.cross_entropy
+    library_calls = []  # the task forbids the library's cross-entropy, however it is reached
 
-    def recording_cross_entropy(*args, **kwargs):
-        library_calls.append(1)
-        return library(*args, **kwargs)
+    def recording(library):
+        def call(*args, **kwargs):
+            library_calls.append(1)
+            return library(*args, **kwargs)
+        return call
 
-    for what, logits, targets in cases:
+    for what, logits, targets in _nb02_q1_cases():
         logits = logits.clone().requires_grad_()
         try:
-            with unittest.mock.patch.object(F, "cross_entropy", recording_cross_entropy):
+            # F.cross_entropy, nn.CrossEntropyLoss and a name imported earlier
+            # (`from torch.nn.functional import cross_entropy`) all end in torch._C._nn.cross_entropy_loss
+            with unittest.mock.patch.object(F, "cross_entropy", recording(F.cross_entropy)), \
+                    unittest.mock.patch.object(torch._C._nn, "cross_entropy_loss",
+                                               recording(torch._C._nn.cross_entropy_loss)):
                 got = answer(logits, targets.clone())
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on {what} your function raised {type(err).__name__}: {err}") from None
         if library_calls:
-            raise Incorrect("your function calls F.cross_entropy (or nn.CrossEntropyLoss, which calls it): the task "
-                            "is to write it yourself, from torch.logsumexp and indexing.")
+            raise Incorrect("your function calls PyTorch's cross-entropy (F.cross_entropy or nn.CrossEntropyLoss): "
+                            "the task is to write it yourself, from torch.logsumexp and indexing.")
         if not isinstance(got, torch.Tensor) or got.numel() != 1:
             raise Incorrect("return one number as a tensor (the mean over the samples), e.g. `losses.mean()`.")
         if not got.requires_grad:
             raise Incorrect("no gradient flows back to the logits: stay in torch (no `.item()`, numpy or `.detach()`).")
         expected = F.cross_entropy(logits.detach(), targets).item()
-        value = got.detach().float().item()
+        value = got.detach().double().item()
         if not math.isfinite(value):
-            raise Incorrect(f"on {what} you get {value}: exp overflowed. Use torch.logsumexp (it subtracts the max).")
+            if what.startswith("rows at different scales"):
+                raise Incorrect(f"on {what} you get {value}: subtract each row's own maximum "
+                                "(`logits.max(dim=1, keepdim=True)`), not one maximum for the whole batch; a row far "
+                                "below that maximum has every exp round to 0, and log(0) = -inf. torch.logsumexp "
+                                "does it per row.")
+            raise Incorrect(f"on {what} you get {value}: exp overflowed (exp(1000) = inf) or a probability "
+                            "underflowed to 0 (log(0) = -inf). Use torch.logsumexp, which subtracts each row's maximum.")
+        if math.isclose(value, expected * len(targets), rel_tol=1e-4) and len(targets) > 1:
+            raise Incorrect(f"on {what} you get the sum over the samples ({value:.4f}); average them instead "
+                            "(reduction='mean').")
         if not math.isclose(value, expected, rel_tol=1e-4, abs_tol=1e-4):
             raise Incorrect(f"on {what} you get {value:.4f} but nn.CrossEntropyLoss gives {expected:.4f} "
-                            "(normalise over the classes, dim=1, and average over the samples).")
+                            "(normalise over the classes, dim=1, pick each sample's own class, and average over "
+                            "the samples).")
+        if what == "6 samples, 4 classes":  # the value is right: is the gradient too?
+            (grad,) = torch.autograd.grad(got, logits, allow_unused=True)
+            want = (torch.softmax(logits.detach(), dim=1) - F.one_hot(targets, logits.shape[1])) / len(targets)
+            if grad is None or not torch.allclose(grad, want, atol=1e-5):
+                raise Incorrect("the value is right, but the gradient reaching the logits is not "
+                                "(softmax - one-hot) / N: compute the loss from the logits themselves.")
 
 
 register("02", Exercise(
     name="q1",
     question="Write my_cross_entropy(logits, targets): the mean cross-entropy from logits (N, C) and class "
-             "indices (N,), without F.cross_entropy or softmax, and finite even for logits around 1000.",
+             "indices (N,), from torch.logsumexp (or F.log_softmax) and indexing, without F.cross_entropy, "
+             "nn.CrossEntropyLoss or softmax; finite and exact when rows around 1000 and around 0 share a batch.",
     checker=_nb02_check_cross_entropy,
     hint_text="The loss of one sample is log(sum_k exp(z_k)) - z_y. torch.logsumexp(logits, dim=1) computes the "
               "first term stably; logits[torch.arange(N), targets] picks z_y.",
@@ -77,7 +120,8 @@ register("02", Exercise(
                   "    return (torch.logsumexp(logits, dim=1) - correct).mean()\n\n"
                   "answer = my_cross_entropy\n",
     typical_mistake=lambda: _nb02_naive_cross_entropy,
-    praise="your cross-entropy matches nn.CrossEntropyLoss, lets gradients through and survives huge logits.",
+    praise="your cross-entropy matches nn.CrossEntropyLoss, has its gradient, and survives huge logits and rows at "
+           "different scales in one batch.",
 ))
 
 _NB02_LOSSES = [0.2, 1.0, 2.0, 0.4]
@@ -99,6 +143,16 @@ def _nb02_check_weighted_mean(answer: Any) -> None:
                         "by the sum of the weights of the samples' classes.")
     if math.isclose(number, plain_mean, rel_tol=1e-3):
         raise Incorrect("that is the unweighted mean: multiply each loss by the weight of its sample's class first.")
+    weighted_sum = _nb02_weighted(divide_by_samples=False) * sum(_NB02_WEIGHTS[c] for c in _NB02_CLASSES)
+    if math.isclose(number, weighted_sum, rel_tol=1e-3):
+        raise Incorrect("that is the weighted sum (what reduction='sum' reports); 'mean' then divides it by the sum "
+                        "of the samples' weights.")
+    if math.isclose(number, weighted_sum / sum(_NB02_WEIGHTS), rel_tol=1e-3):
+        raise Incorrect("you divided by the sum of the class weights (1 + 4); divide by the sum of the weights of "
+                        "the four samples' classes (1 + 4 + 4 + 1).")
+    swapped = [_NB02_WEIGHTS[1 - c] for c in _NB02_CLASSES]
+    if math.isclose(number, sum(w * x for w, x in zip(swapped, _NB02_LOSSES, strict=True)) / sum(swapped), rel_tol=1e-3):
+        raise Incorrect("the weights are swapped: weight[c] belongs to the samples of class c (class 0 gets 1.0).")
     expect_close(number, _nb02_weighted(divide_by_samples=False), what="your weighted mean")
 
 
@@ -128,8 +182,10 @@ _NB02_TASKS = {
 }
 _NB02_ACCEPTED = {
     "price": {"MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss"},
-    "spam": {"BCEWithLogitsLoss", "CrossEntropyLoss"},  # one logit with BCE, or two logits with softmax CE
-    "tags": {"BCEWithLogitsLoss"},
+    # one logit with BCE, two logits with softmax CE, or SoftMarginLoss: the same logistic loss with targets -1/+1
+    "spam": {"BCEWithLogitsLoss", "CrossEntropyLoss", "SoftMarginLoss"},
+    # MultiLabelSoftMarginLoss: BCE with logits averaged over the labels, the same number on multi-hot targets
+    "tags": {"BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"},
     "digit": {"CrossEntropyLoss"},
 }
 
@@ -143,6 +199,13 @@ def _nb02_loss_name(value: Any) -> str:
     return type(value).__name__
 
 
+def torch_module_type() -> type:
+    """``torch.nn.Module``, imported only when a checker runs."""
+    from torch import nn
+
+    return nn.Module
+
+
 def _nb02_check_loss_choice(answer: Any) -> None:
     if not isinstance(answer, dict):
         raise Incorrect(f"the answer should be a dict with the keys {sorted(_NB02_TASKS)}, got {type(answer).__name__}")
@@ -150,7 +213,12 @@ def _nb02_check_loss_choice(answer: Any) -> None:
     if missing:
         raise Incorrect(f"the dict lacks the key(s) {missing}")
     for key, accepted in _NB02_ACCEPTED.items():
-        name = _nb02_loss_name(answer[key])
+        value = answer[key]
+        if callable(value) and not isinstance(value, (type, torch_module_type())):
+            function = getattr(value, "__name__", type(value).__name__)
+            raise Incorrect(f"{key}: {function!r} is a function; answer with the torch.nn loss class, e.g. "
+                            "nn.MSELoss rather than F.mse_loss.")
+        name = _nb02_loss_name(value)
         if name in accepted:
             continue
         if name == "BCELoss":
@@ -195,6 +263,9 @@ def _nb02_check_bce_start(answer: Any) -> None:
     if math.isclose(number, math.log(10), rel_tol=0.02):
         raise Incorrect("ln 10 is where CrossEntropyLoss starts. BCEWithLogitsLoss asks 10 separate yes/no "
                         "questions; what is the loss of one of them when its logit is 0?")
+    if math.isclose(number, 10 * math.log(2), rel_tol=0.02):
+        raise Incorrect("that is the sum over the 10 outputs; BCEWithLogitsLoss's mean runs over all N x 10 "
+                        "entries, so it reports the loss of one entry.")
     expect_close(number, math.log(2), what="your expected starting loss", rel=0.02)
 
 

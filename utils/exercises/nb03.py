@@ -63,7 +63,24 @@ def _nb03_q2_grad(backward_calls: int) -> float:
     return backward_calls * (2 * _NB03_X0 + 2)
 
 
+class _PrintsNone:
+    """What q2's checker receives when the learner predicts ``None`` (that ``print(x.grad)`` prints None)."""
+
+
+_PRINTS_NONE = _PrintsNone()
+
+
+class _NoneIsAPrediction(Exercise):
+    """An exercise whose answer may be ``None``: a prediction of what ``print`` shows, not a missing answer."""
+
+    def check(self, answer: Any = None, **options: Any):
+        return super().check(_PRINTS_NONE if answer is None else answer, **options)
+
+
 def _nb03_check_q2(answer: Any) -> None:
+    if answer is _PRINTS_NONE or (isinstance(answer, str) and answer.strip() == "None"):
+        raise Incorrect("x.grad is None only until the first backward(). x requires grad, so backward() fills "
+                        "x.grad, and the second call does not reset it (section 3).")
     value = _nb03_number(answer, "x.grad")
     if math.isclose(value, _nb03_q2_grad(1), rel_tol=1e-3):
         raise Incorrect("that is the gradient of one backward call. The second call does not overwrite .grad.")
@@ -72,7 +89,7 @@ def _nb03_check_q2(answer: Any) -> None:
     expect_close(value, _nb03_q2_grad(2), what="your x.grad")
 
 
-register("03", Exercise(
+register("03", _NoneIsAPrediction(
     name="q2",
     question="x = torch.tensor(3.0, requires_grad=True); two times: y = x**2 + 2*x; y.backward(). "
              "What is x.grad afterwards?",

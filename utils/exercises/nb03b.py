@@ -20,6 +20,9 @@ def _nb03b_check_q1(answer: Any) -> None:
                         "at every layer. ReLU keeps half of E[z^2], so the weights need twice the variance.")
     if math.isclose(value, 2 / _NB03B_FAN_IN, rel_tol=1e-3):
         raise Incorrect("that is the variance sigma^2 = 2/n; the question asks for the standard deviation sigma.")
+    if math.isclose(value, right, rel_tol=0.05) and not math.isclose(value, right, rel_tol=1e-2):
+        raise Incorrect(f"close: sigma = {value:g} is within 5% of the answer but rounded too far. "
+                        "Give at least three significant digits.")
     expect_close(value, right, what="sigma", rel=1e-2)
 
 
@@ -50,24 +53,41 @@ def _nb03b_init_mistake(model):
     return model
 
 
+def _nb03b_q2_model():
+    """The network q2's checker initializes: nested on purpose, so that only model.modules() finds every layer."""
+    from torch import nn
+
+    inner = nn.Sequential(nn.Linear(300, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU())
+    return inner, nn.Sequential(inner, nn.Linear(400, 100))
+
+
 def _nb03b_check_q2(answer: Any) -> None:
     import torch
-    from torch import nn
 
     if not callable(answer):
         raise Incorrect(f"answer should be a function init_kaiming(model), got {type(answer).__name__}")
-    torch.manual_seed(0)
-    inner = nn.Sequential(nn.Linear(300, 400), nn.ReLU(), nn.Linear(400, 400), nn.ReLU())
-    model = nn.Sequential(inner, nn.Linear(400, 100))  # nested on purpose: model.modules() finds every layer
-    returned = answer(model)
+    with torch.random.fork_rng(devices=[]):  # the learner's global random state is left as it was
+        torch.manual_seed(0)
+        inner, model = _nb03b_q2_model()
+        try:
+            returned = answer(model)
+        except Exception as err:  # the learner's code may fail in any way: report it, don't crash
+            raise Incorrect(f"calling init_kaiming(model) raised {type(err).__name__}: {err}. It is given a whole "
+                            "model: loop over model.modules() and initialize the nn.Linear ones.") from None
     if returned is not model:
         raise Incorrect("return the model you were given (init_kaiming changes it in place and returns it).")
     for name, layer in [("inner[0]", inner[0]), ("inner[2]", inner[2]), ("the last layer", model[1])]:
         expected = math.sqrt(2 / layer.in_features)
         got = layer.weight.std().item()
-        if math.isclose(got, math.sqrt(1 / layer.in_features), rel_tol=0.05) or math.isclose(
-                got, math.sqrt(2 / (layer.in_features + layer.out_features)), rel_tol=0.05):
-            raise Incorrect(f"{name}: weight std {got:.4f} is Xavier's scale; for ReLU use "
+        if not math.isfinite(got):
+            raise Incorrect(f"{name}: the weights are not finite numbers (std {got}).")
+        xavier = math.isclose(got, math.sqrt(1 / layer.in_features), rel_tol=0.05) or math.isclose(
+            got, math.sqrt(2 / (layer.in_features + layer.out_features)), rel_tol=0.05)
+        if xavier and name == "the last layer":
+            raise Incorrect("the last layer has Xavier's scale. No ReLU follows it, so that is a sensible choice in "
+                            "practice (section 4), but this exercise asks for Kaiming's scheme in every nn.Linear.")
+        if xavier:
+            raise Incorrect(f"{name}: weight std {got:.4f} is Xavier's scale; this layer is followed by a ReLU: use "
                             "nn.init.kaiming_normal_(w, nonlinearity='relu'), std sqrt(2 / fan_in).")
         if math.isclose(got, math.sqrt(2 / layer.out_features), rel_tol=0.05) and layer.in_features != layer.out_features:
             raise Incorrect(f"{name}: std {got:.4f} uses fan-out; the forward pass needs fan-in (mode='fan_in').")
@@ -82,8 +102,9 @@ register("03b", Exercise(
     name="q2",
     question="Write init_kaiming(model): Kaiming-normal weights for ReLU and zero biases in every nn.Linear; return it.",
     checker=_nb03b_check_q2,
-    hint_text="for module in model.modules(): if isinstance(module, nn.Linear): nn.init.kaiming_normal_(module.weight, "
-              "nonlinearity='relu'); nn.init.zeros_(module.bias). Then return model.",
+    hint_text="model.modules() visits every layer, nested ones included; isinstance(module, nn.Linear) picks the "
+              "linear ones. torch.nn.init has a function named after Kaiming (it needs to know the activation) and "
+              "one that fills a tensor with zeros. Functions ending in _ change the tensor in place.",
     explanation="model.modules() walks nested containers too. kaiming_normal_ with its default mode='fan_in' draws "
                 "N(0, 2 / fan_in), the scale that keeps a ReLU stack's second moment constant.",
     solution_code="from torch import nn\n\n\n"

@@ -110,47 +110,75 @@ class _AdagradAsRMSprop:
                 p -= self.lr * p.grad / (average.sqrt() + self.eps)
 
 
+def _adagrad_problem(seed: int):
+    """Two parameter tensors of different shapes (a 3x2 weight and a bias of 2) and a least-squares loss on them."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(16, 3, generator=gen), torch.randn(16, 2, generator=gen)
+    start = (torch.randn(3, 2, generator=gen), torch.randn(2, generator=gen))
+    return x, y, start
+
+
 def _check_adagrad(answer: Any) -> None:
     import torch
 
     if not isinstance(answer, type):
-        raise Incorrect("pass the class itself (`answer = Adagrad`), not an instance of it.")
-    gen = torch.Generator().manual_seed(4)
-    x, y = torch.randn(32, 5, generator=gen), torch.randn(32, generator=gen)
-    start = torch.randn(5, generator=gen)
-    w_yours, w_ref = start.clone().requires_grad_(), start.clone().requires_grad_()
-    try:
-        yours = answer([w_yours], lr=0.1)
-    except Exception as err:
-        raise Incorrect(f"Adagrad([w], lr=0.1) raised {type(err).__name__}: {err}") from None
-    reference = torch.optim.Adagrad([w_ref], lr=0.1)
-    for i in range(1, 6):
-        before = w_yours.detach().clone()
-        for w, opt in ((w_yours, yours), (w_ref, reference)):
-            try:
-                opt.zero_grad()
-                ((x @ w - y) ** 2).mean().backward()
-                opt.step()
-            except Exception as err:
-                raise Incorrect(f"step {i} raised {type(err).__name__}: {err}") from None
-        if torch.equal(before, w_yours.detach()):
-            raise Incorrect(f"step {i} did not change the parameters: step() should update p in place "
-                            "(p -= ..., inside torch.no_grad()).")
-        if not torch.allclose(w_yours.detach(), w_ref.detach(), rtol=1e-4, atol=1e-6):
-            if i == 1:
-                raise Incorrect("the first step already differs from torch.optim.Adagrad. After one step the sum is "
-                                "g**2, so the step is lr * g / (sqrt(g**2) + eps): about lr per coordinate. Divide "
-                                "by the SQUARE ROOT of the sum, and let the sum start at 0 and add g**2.")
-            raise Incorrect(f"step 1 matches torch.optim.Adagrad but step {i} does not: the sum of squared gradients "
-                            "must keep EVERY past gradient (sum += g**2), not an average that forgets (that is "
-                            "RMSprop), and it must be kept between calls of step().")
+        if isinstance(answer, torch.optim.Optimizer) or (hasattr(answer, "step") and hasattr(answer, "zero_grad")):
+            raise Incorrect("pass the class itself (`answer = Adagrad`), not an instance of it.")
+        raise Incorrect("pass your class itself (`answer = Adagrad`, no brackets).")
+    if issubclass(answer, torch.optim.Adagrad):
+        raise Incorrect("that is torch.optim.Adagrad (or built on it): write the update yourself in step().")
+    for lr in (0.1, 0.03):
+        x, y, start = _adagrad_problem(seed=4)
+        yours_params = [t.clone().requires_grad_() for t in start]
+        ref_params = [t.clone().requires_grad_() for t in start]
+        try:
+            yours = answer(yours_params, lr=lr)
+        except Exception as err:
+            raise Incorrect(f"Adagrad(params, lr={lr}) raised {type(err).__name__}: {err}") from None
+        reference = torch.optim.Adagrad(ref_params, lr=lr)
+        for i in range(1, 6):
+            before = [p.detach().clone() for p in yours_params]
+            for (w, b), opt in ((yours_params, yours), (ref_params, reference)):
+                try:
+                    opt.zero_grad()
+                    ((x @ w + b - y) ** 2).mean().backward()
+                    opt.step()
+                except Exception as err:
+                    raise Incorrect(f"with lr={lr}, step {i} raised {type(err).__name__}: {err}. The checker uses two "
+                                    "parameter tensors of different shapes (a 3x2 weight and a bias of 2): keep one "
+                                    "sum per tensor, paired with it by zip(self.params, self.sums).") from None
+            after = [p.detach() for p in yours_params]
+            if not all(torch.isfinite(p).all() for p in after):
+                raise Incorrect(f"with lr={lr}, step {i} made a parameter NaN or infinite: check the division "
+                                "(sqrt of the sum, plus eps).")
+            if all(torch.equal(b0, a) for b0, a in zip(before, after)):
+                raise Incorrect(f"step {i} did not change the parameters: step() should update p in place "
+                                "(p -= ..., inside torch.no_grad()).")
+            for name, mine, ref in zip(("the weight (3x2)", "the bias (2)"), after, ref_params):
+                if torch.allclose(mine, ref.detach(), rtol=1e-4, atol=1e-6):
+                    continue
+                if i == 1 and lr == 0.1:
+                    raise Incorrect(f"the first step of {name} already differs from torch.optim.Adagrad. After one "
+                                    "step the sum is g**2, so the step is lr * g / (sqrt(g**2) + eps): about lr per "
+                                    "coordinate. Divide by the SQUARE ROOT of the sum, let the sum start at 0 and "
+                                    "add g**2, and step DOWNHILL (p -= ...).")
+                if lr != 0.1:
+                    raise Incorrect(f"at lr=0.1 your steps match torch.optim.Adagrad, but at lr={lr} {name} does not: "
+                                    "use self.lr, the rate the class was given, not a fixed number.")
+                raise Incorrect(f"step 1 matches torch.optim.Adagrad but step {i} of {name} does not: each parameter "
+                                "tensor needs its OWN sum of squared gradients, which keeps EVERY past gradient "
+                                "(sum += g**2; not an average that forgets, which is RMSprop), kept between calls "
+                                "of step().")
 
 
 register("04", Exercise(
     name="q2",
     question="Write Adagrad as a class with the interface of torch.optim: Adagrad(params, lr=0.01, eps=1e-10) with "
              "zero_grad() and step(). Adagrad divides each gradient by the square root of the SUM of all its "
-             "squared gradients so far. The checker compares five steps with torch.optim.Adagrad.",
+             "squared gradients so far. The checker compares five steps with torch.optim.Adagrad, on two parameter "
+             "tensors of different shapes, at two learning rates.",
     checker=_check_adagrad,
     hint_text="Keep one running sum per parameter tensor (torch.zeros_like(p), made in __init__). In step(), under "
               "torch.no_grad(), for each p: add p.grad**2 to its sum in place (sum += ...), then "
@@ -159,21 +187,33 @@ register("04", Exercise(
     explanation="The state is one tensor per parameter, the sum of squared gradients. Both updates are in place "
                 "(+=, -=), so the sum survives between steps and the model's own tensors move.",
     typical_mistake=lambda: _AdagradAsRMSprop,
-    praise="five steps agree with torch.optim.Adagrad. Because the sum only grows, Adagrad's steps only shrink: "
-           "good for sparse features, too timid for long deep-learning runs, which is why RMSprop and Adam forget.",
+    praise="five steps agree with torch.optim.Adagrad on two tensors at two learning rates. Because the sum only "
+           "grows, Adagrad's steps only shrink: good for sparse features, too timid for long deep-learning runs, "
+           "which is why RMSprop and Adam forget.",
 ))
 
 
 # ----------------------------------------------------------------------------------------------- q3: warmup
 def _check_warmup(answer: Any) -> None:
-    if not callable(answer):
-        raise Incorrect("pass a function of the step (e.g. a lambda), not a number.")
+    import numbers
+
+    if not callable(answer) or isinstance(answer, type):
+        raise Incorrect("pass a function of the step (e.g. `lambda step: ...`), not a number, a class or a scheduler "
+                        "object: LambdaLR calls your function with the step and multiplies the lr by the result.")
     values = []
     for step in range(301):
         try:
-            values.append(float(answer(step)))
+            value = answer(step)
         except Exception as err:
             raise Incorrect(f"factor({step}) raised {type(err).__name__}: {err}") from None
+        if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise Incorrect(f"factor({step}) returned {type(value).__name__} {value!r}; it should return a number.")
+        value = float(value)
+        if not math.isfinite(value):
+            raise Incorrect(f"factor({step}) = {value}: a learning-rate factor must be a finite number.")
+        values.append(value)
     if any(v > 1 + 1e-9 for v in values):
         step = next(s for s, v in enumerate(values) if v > 1 + 1e-9)
         raise Incorrect(f"factor({step}) = {values[step]:.3g}: the factor multiplies the base learning rate, so after "
@@ -184,10 +224,14 @@ def _check_warmup(answer: Any) -> None:
         raise Incorrect(f"factor(0) = {values[0]:.3g}: a warmup starts near 0 (here at most 1/100).")
     if any(b < a - 1e-12 for a, b in zip(values[:101], values[1:101])):
         raise Incorrect("during the first 100 steps the factor should only grow.")
-    if abs(values[49] - 0.5) > 0.02:
-        raise Incorrect(f"factor(49) = {values[49]:.3g}; halfway through a linear warmup it should be about 0.5.")
     if any(abs(v - 1) > 1e-9 for v in values[100:]):
         raise Incorrect("from step 100 on, the factor should be exactly 1.")
+    # linear: within 0.011 of s/100 or (s+1)/100 at every step of the ramp (both conventions are fine)
+    worst = max(min(abs(v - s / 100), abs(v - (s + 1) / 100)) for s, v in enumerate(values[:100]))
+    if worst > 0.011:
+        step = max(range(100), key=lambda s: min(abs(values[s] - s / 100), abs(values[s] - (s + 1) / 100)))
+        raise Incorrect(f"factor({step}) = {values[step]:.3g}, but a LINEAR warmup over 100 steps is at about "
+                        f"{(step + 1) / 100:.3g} there: grow by the same amount (1/100) every step.")
 
 
 register("04", Exercise(

@@ -9,10 +9,7 @@ from .core import Exercise, Incorrect, as_number, expect_close, register
 
 
 def _nb05_check_scaled_lr(answer: Any) -> None:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number (a learning rate), got {type(answer).__name__}") from None
+    value = as_number(answer, "the answer (a learning rate)")
     if math.isclose(value, 0.05 * math.sqrt(8), rel_tol=0.02):
         raise Incorrect("that is the square-root rule (lr x sqrt(8)). The linear rule multiplies the learning rate "
                         "by the same factor as the batch size.")
@@ -56,10 +53,28 @@ register("05", Exercise(
            "noise. That is why ever larger batches stop paying off.",
 ))
 
+def _fine_sweep() -> tuple[list[float], list[float]]:
+    """A realistic sweep: 50 learning rates a constant factor (about 1.33) apart, flat, falling, then blowing up.
+
+    Spacing finer than a decade catches "the point before the minimum" (lrs[i - 1]), which coincides with a
+    tenth of the minimum's learning rate only when the points are exactly a decade apart."""
+    lrs = [1e-5 * 10 ** (6 * i / 49) for i in range(50)]
+    smoothed = []
+    for lr in lrs:
+        x = math.log10(lr)
+        falling = 2.3 - 1.6 / (1 + math.exp(-3 * (x + 2.5)))  # flat at 2.3, down to about 0.7 past lr 0.01
+        smoothed.append(falling + (0.0 if x < -1 else 4 * (x + 1) ** 2))  # blows up past lr 0.1
+    return lrs, smoothed
+
+
 _NB05_CURVES = (
     ([1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.30, 2.30, 2.25, 1.60, 1.10, 9.00]),
     ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.3, 2.0, 1.2, 0.9, float("nan")]),  # the sweep ended on a NaN
     ([0.001, 0.01, 0.1], [1.0, 0.5, 0.7]),
+    _fine_sweep(),
+    # a non-finite value before the minimum: built-in min() and np.argmin both stop at a NaN in first place
+    ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], [float("nan"), 2.2, 1.4, 0.8, 3.0]),
+    ([1e-4, 1e-3, 1e-2, 1e-1, 1.0], [2.3, float("inf"), 1.4, 0.8, 3.0]),
 )
 
 
@@ -69,17 +84,44 @@ def _nb05_check_suggest(answer: Any) -> None:
     if not callable(answer):
         raise Incorrect(f"the answer should be a function suggest(lrs, smoothed), got {type(answer).__name__}")
     for lrs, smoothed in _NB05_CURVES:
+        shown = f"lrs={_short(lrs)}, smoothed={_short(smoothed)}"
         try:
-            got = float(answer(list(lrs), list(smoothed)))
+            result = answer(list(lrs), list(smoothed))
         except Exception as err:  # the learner's code failed: say how, do not crash the check
-            raise Incorrect(f"suggest({lrs}, {smoothed}) raised {type(err).__name__}: {err}") from None
+            raise Incorrect(f"suggest({shown}) raised {type(err).__name__}: {err}") from None
+        if result is None:
+            raise Incorrect("your function returns None: end it with `return ...` (a learning rate).")
+        try:
+            got = float(result)
+        except (TypeError, ValueError, OverflowError):
+            raise Incorrect(f"suggest({shown}) returned {type(result).__name__}, not a learning rate") from None
         expected = suggest_lr(lrs, smoothed)
+        lowest = expected * 10
+        i = min(range(len(lrs)), key=lambda j: abs(math.log(lrs[j] / lowest)))  # the minimum's position
+        if not math.isfinite(got):
+            raise Incorrect(f"for {shown} you return {got}: a NaN loss must be skipped, not chosen.")
+        picked_nan = [j for j, v in enumerate(smoothed) if not math.isfinite(v)
+                      and any(math.isclose(got, lrs[j] / d, rel_tol=1e-6) for d in (1, 10))]
+        if picked_nan and not math.isclose(got, expected, rel_tol=1e-6):
+            raise Incorrect(f"for {shown} you return {got:g}: that comes from the learning rate where the loss is "
+                            f"{smoothed[picked_nan[0]]}. A non-finite loss must be skipped (np.argmin and min() "
+                            "both can pick a NaN): replace it by +inf first.")
         if math.isclose(got, expected * 10, rel_tol=1e-6):
-            raise Incorrect(f"for lrs={lrs} you return {got:g}, the learning rate at the lowest loss. "
+            raise Incorrect(f"for {shown} you return {got:g}, the learning rate at the lowest loss. "
                             "There the loss is about to turn up: take a tenth of it.")
+        if i > 0 and math.isclose(got, lrs[i - 1], rel_tol=1e-6) and not math.isclose(got, expected, rel_tol=1e-6):
+            raise Incorrect(f"for {shown} you return {got:g}, the learning rate one point before the minimum. "
+                            "The rule is a tenth of the minimum's learning rate; the two agree only when the "
+                            "points are exactly a decade apart.")
         if not math.isclose(got, expected, rel_tol=1e-6):
-            raise Incorrect(f"for lrs={lrs} and smoothed={smoothed} you return {got:g}; expected {expected:g}. "
-                            "Does your function skip losses that are NaN or infinite?")
+            raise Incorrect(f"for {shown} you return {got:g}; expected {expected:g}. "
+                            "Does your function skip losses that are NaN or infinite (anywhere, even the first)?")
+
+
+def _short(values) -> str:
+    """A curve as the message shows it: the first and last three values of a long one."""
+    shown = [f"{v:.3g}" for v in values]
+    return "[" + ", ".join(shown if len(shown) <= 8 else shown[:3] + ["..."] + shown[-3:]) + "]"
 
 
 register("05", Exercise(

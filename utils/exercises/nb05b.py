@@ -18,7 +18,10 @@ def _check_grid_distinct(answer: Any) -> None:
     if abs(value - 64 / 3) < 1:
         raise Incorrect("the budget is not split between the axes, it is multiplied: a grid with k values on each "
                         "of 3 axes costs k x k x k trials.")
-    if value != 4:
+    if value == 3 or abs(value - 8) < 1e-6:
+        raise Incorrect(f"{value:g} values per axis give {value:g} ** 3 = {value ** 3:g} runs, not 64. "
+                        "Find k with k ** 3 = 64.")
+    if not abs(value - 4) < 1e-6:  # 64 ** (1/3) is 3.9999999999999996 in floating point: that is 4
         raise Incorrect(f"{value:g} is not it: find k with k ** 3 = 64.")
 
 
@@ -42,10 +45,19 @@ def _check_halving_budget(answer: Any) -> None:
     value = as_number(answer, "the number of epochs")
     if value == 243:
         raise Incorrect("243 = 27 x 9 is the cost of training every configuration to the end, without halving.")
-    if value == 117:
-        raise Incorrect("the survivors keep their weights: a configuration promoted to 3 epochs trains 2 more "
-                        "epochs, not 3 from scratch.")
-    if value != 63:
+    if value == 81:
+        raise Incorrect("81 = 27 x 1 + 9 x 3 + 3 x 9 retrains every survivor from scratch at each rung. The "
+                        "survivors keep their weights: a configuration promoted to 3 epochs trains 2 more epochs, "
+                        "not 3.")
+    if value == 39:
+        raise Incorrect("39 = 27 + 9 + 3 counts runs per rung, not epochs: a survivor trains several epochs "
+                        "at the later rungs.")
+    if value == 21:
+        raise Incorrect("21 is the notebook's example with 9 configurations; here there are 27.")
+    if value == 27:
+        raise Incorrect("27 counts only the first rung (or only the winner's 9 epochs x 3): add the epochs of "
+                        "every rung.")
+    if not abs(value - 63) < 1e-6:
         raise Incorrect(f"{value:g} epochs is not it: count, for each rung, how many runs train and for how many "
                         "additional epochs.")
 

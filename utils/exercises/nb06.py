@@ -80,6 +80,21 @@ def _nb06_restore_for_inference_mistake(path, build_model):
     return model
 
 
+_NB06_TRAP_FIRED: list[str] = []
+
+
+def _nb06_trap_fired(message: str) -> None:
+    """Called, through pickle, by the trap file of 06 q2 when it is loaded with weights_only=False."""
+    _NB06_TRAP_FIRED.append(message)
+
+
+class _NB06Trap:
+    """An extra entry of 06 q2's trap checkpoint: unpickling it calls ``_nb06_trap_fired`` (harmless: it records)."""
+
+    def __reduce__(self):
+        return (_nb06_trap_fired, ("the file ran code",))
+
+
 def _nb06_check_restore_for_inference(answer: Any) -> None:
     import tempfile
     from pathlib import Path
@@ -101,29 +116,25 @@ def _nb06_check_restore_for_inference(answer: Any) -> None:
         x = torch.randn(32, 1, 4, 4)
         with torch.no_grad():
             expected = trained(x)
-        load_calls = []
-        original_load = torch.load
-
-        def spy(*args, **kwargs):
-            load_calls.append(kwargs.get("weights_only"))
-            return original_load(*args, **kwargs)
-
         with tempfile.TemporaryDirectory() as tmp:
             path = save_checkpoint(Path(tmp) / "best.pt", trained, epoch=3)
-            torch.load = spy
             try:
                 got = answer(path, build_model)
             except Exception as err:
                 raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
-            finally:
-                torch.load = original_load
-    if False in load_calls:
-        raise Incorrect("you called torch.load(..., weights_only=False): that runs whatever code the file contains. "
-                        "A checkpoint of weights loads with weights_only=True (utils.load_checkpoint does that).")
-    if None in load_calls:
-        raise Incorrect("you called torch.load without weights_only=True. Its default is weights_only=False up to "
-                        "torch 2.5 (requirements.txt allows torch 2.3 and later), where loading runs whatever code "
-                        "the file contains: pass weights_only=True, or use utils.load_checkpoint.")
+            # The same checkpoint with one extra entry that runs code when unpickled. A safe load refuses it
+            # (an error is fine); an unsafe one, however it reaches pickle, runs it.
+            trap = Path(tmp) / "trap.pt"
+            torch.save({**torch.load(path, weights_only=True), "extra": _NB06Trap()}, trap)
+            _NB06_TRAP_FIRED.clear()
+            try:
+                answer(trap, build_model)
+            except Exception:
+                pass
+    if _NB06_TRAP_FIRED:
+        raise Incorrect("given a file with an extra entry that runs code when unpickled, your function ran it: "
+                        "the file was loaded with weights_only=False. A checkpoint of weights loads with "
+                        "weights_only=True (utils.load_checkpoint does that).")
     if not isinstance(got, nn.Module):
         raise Incorrect(f"return the model, ready to predict; got {type(got).__name__}.")
     want = trained.state_dict()
@@ -131,9 +142,14 @@ def _nb06_check_restore_for_inference(answer: Any) -> None:
     if have.keys() != want.keys() or not all(torch.equal(have[k].cpu(), want[k]) for k in want):
         raise Incorrect("the model's weights are not the checkpoint's: load them with utils.load_checkpoint(path, model) "
                         "(or model.load_state_dict(checkpoint['model'])).")
-    if any(module.training for module in got.modules()):
+    dropouts = [m for m in got.modules() if isinstance(m, nn.Dropout)]
+    if any(m.training for m in dropouts):
         raise Incorrect("the weights are right, but the model is in training mode: its dropout layers still drop units "
                         "at random, so predictions change from call to call. Call model.eval() before returning it.")
+    if got.training:
+        raise Incorrect("the dropout layers are in eval mode, but the model itself still says model.training == True: "
+                        "layers such as batch norm, and code that checks the flag, would act as in training. Call "
+                        "model.eval() on the model: it sets every submodule.")
     with torch.no_grad():
         if not torch.allclose(got(x), expected, atol=1e-6):
             raise Incorrect("the restored model's predictions differ from the saved model's.")

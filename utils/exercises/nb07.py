@@ -40,22 +40,36 @@ def _nb07_check_rank_loss(answer: Any) -> None:
             for part in torch.split(torch.arange(n), sizes):
                 try:
                     loss = answer(model(x[part]), y[part], n, world)
-                    per_rank.append(gradient(loss))
                 except Exception as err:
                     raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
+                if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not loss.requires_grad:
+                    raise Incorrect("return the loss as a single-number tensor that backward() can be called on, "
+                                    f"got {type(loss).__name__}" + (f" of shape {tuple(loss.shape)}"
+                                                                    if isinstance(loss, torch.Tensor) else ""))
+                per_rank.append(gradient(loss))
             ddp = sum(per_rank) / world  # what DDP's all-reduce leaves on every rank: the average
+            if not torch.isfinite(ddp).all():
+                raise Incorrect(f"with shards of {sizes} your loss gave gradients that are not finite numbers.")
             ratio = (ddp.norm() / whole.norm()).item()
             if torch.allclose(ddp, whole, rtol=1e-4, atol=1e-6):
                 continue
             if math.isclose(ratio, 1 / world, rel_tol=1e-3):
                 raise Incorrect(f"with shards of {sizes} DDP's average of your gradients is 1/{world} of the "
                                 "batch gradient: DDP divides by the world size after summing. Multiply by it.")
+            if math.isclose(ratio, n / world, rel_tol=1e-3):
+                raise Incorrect(f"with shards of {sizes} your gradient is {n}/{world} times too large: the summed "
+                                "loss as it is. Divide it by the average number of samples per rank, N / W.")
             if math.isclose(ratio, world, rel_tol=1e-3):
-                raise Incorrect(f"with shards of {sizes} your gradient is {world}x too large: a sum over the "
-                                "global batch without dividing by the number of samples?")
+                raise Incorrect(f"with shards of {sizes} your gradient is {world}x too large: multiplied by the "
+                                "world size once too often?")
+            own_means = sum(gradient(nn.functional.cross_entropy(model(x[part]), y[part]))
+                            for part in torch.split(torch.arange(n), sizes)) / world
+            if torch.allclose(ddp, own_means, rtol=1e-4, atol=1e-6):
+                raise Incorrect(f"with shards of {sizes} that is each rank's own mean loss: with unequal shards, DDP's "
+                                "average gives the samples of the small shard more weight. Start from the summed loss.")
             raise Incorrect(f"with shards of {sizes}, DDP's average of your ranks' gradients differs from the "
                             "gradient of the whole batch (it is off by "
-                            f"{((ddp - whole).norm() / whole.norm()).item():.1%}). Is it the mean per shard?")
+                            f"{((ddp - whole).norm() / whole.norm()).item():.1%}).")
 
 
 register("07", Exercise(
@@ -82,39 +96,51 @@ register("07", Exercise(
 ))
 
 
+_NB07_DEAL = {"n": 11, "replicas": 3, "rank": 2}  # section 2 shows 10 samples over 4 ranks: other numbers here
+
+
 def _nb07_check_dealt_indices(answer: Any) -> None:
+    import numbers
+
     from torch.utils.data import DistributedSampler
 
-    expected = list(DistributedSampler(range(10), num_replicas=4, rank=2, shuffle=False))
-    try:
-        got = [int(i) for i in answer]
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a list of sample indices, got {type(answer).__name__}") from None
-    if got == [2, 6]:
-        raise Incorrect("those are positions 2 and 6, but every rank gets the same number of samples: 10 samples "
-                        "over 4 ranks makes 3 each, so the sampler appends the first samples again to reach 12.")
+    n, replicas, rank = _NB07_DEAL["n"], _NB07_DEAL["replicas"], _NB07_DEAL["rank"]
+    expected = list(DistributedSampler(range(n), num_replicas=replicas, rank=rank, shuffle=False))
+    if not isinstance(answer, (list, tuple)):
+        raise Incorrect(f"the answer should be a list of sample indices such as [1, 2, 3], got {type(answer).__name__}")
+    if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in answer):
+        raise Incorrect("sample indices are whole numbers (int): "
+                        f"got {', '.join(sorted({type(i).__name__ for i in answer}))}")
+    got = [int(i) for i in answer]
+    if got == expected[:-1]:
+        raise Incorrect(f"those are the positions {rank}, {rank + replicas}, ... up to {n - 1}, but every rank gets the "
+                        f"same number of samples: {n} over {replicas} ranks makes {len(expected)} each, so the sampler "
+                        "appends the first samples again to reach a multiple of the number of ranks.")
     if sorted(got) == sorted(expected) and got != expected:
-        raise Incorrect("the right samples, in the wrong order: rank 2 takes positions 2, 6, 10 of the padded list.")
+        raise Incorrect(f"the right samples, in the wrong order: rank {rank} takes one position in every {replicas} of "
+                        f"the padded list, starting at position {rank}.")
+    if len(got) != len(expected):
+        raise Incorrect(f"rank {rank} gets {len(expected)} samples: ceil({n} / {replicas}). You gave {len(got)}.")
     if got != expected:
-        raise Incorrect(f"{got} is not what DistributedSampler gives rank 2. Write the padded list of 12 indices "
-                        "and take every fourth one, starting at position 2.")
+        raise Incorrect(f"{got} is not what DistributedSampler gives rank {rank}. Write the padded list of "
+                        f"{len(expected) * replicas} indices and take one in every {replicas}, starting at position {rank}.")
 
 
 register("07", Exercise(
     name="q2",
-    question="DistributedSampler(range(10), num_replicas=4, rank=2, shuffle=False): which sample indices does "
+    question="DistributedSampler(range(11), num_replicas=3, rank=2, shuffle=False): which sample indices does "
              "rank 2 get, in order?",
     checker=_nb07_check_dealt_indices,
-    hint_text="Every rank gets ceil(10 / 4) = 3 samples, so the sampler pads the list 0, 1, ..., 9 to 12 entries "
+    hint_text="Every rank gets ceil(11 / 3) = 4 samples, so the sampler pads the list 0, 1, ..., 10 to 12 entries "
               "by repeating its beginning. Then it deals the padded list like cards: rank r takes positions "
-              "r, r + 4, r + 8.",
-    solution_code="padded = list(range(10)) + [0, 1]   # 12 = 4 ranks x 3 samples: the first two again\n"
-                  "answer = padded[2::4]                # positions 2, 6, 10 -> [2, 6, 0]\n",
-    explanation="10 samples do not divide over 4 ranks, so DistributedSampler repeats the first two to make 12, "
-                "then deals them out: rank 2 gets positions 2, 6 and 10 of the padded list. Sample 0 is seen "
+              "r, r + 3, r + 6, r + 9.",
+    solution_code="padded = list(range(11)) + [0]   # 12 = 3 ranks x 4 samples: the first one again\n"
+                  "answer = padded[2::3]             # positions 2, 5, 8, 11 -> [2, 5, 8, 0]\n",
+    explanation="11 samples do not divide over 3 ranks, so DistributedSampler repeats the first one to make 12, "
+                "then deals them out: rank 2 gets positions 2, 5, 8 and 11 of the padded list. Sample 0 is seen "
                 "twice per epoch (by rank 0 and by rank 2).",
-    typical_mistake=lambda: [2, 6],
-    praise="[2, 6, 0]: padded to equal shards, then dealt like cards.",
+    typical_mistake=lambda: [2, 5, 8],
+    praise="[2, 5, 8, 0]: padded to equal shards, then dealt like cards.",
 ))
 
 

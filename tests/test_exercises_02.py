@@ -1,0 +1,130 @@
+"""Notebook 02's checkers against the wrong answers a learner plausibly gives (review r1 of 2026-12-04, issue 21):
+each gets the verdict "incorrect" with a message that names the fault; the right answers, in their several
+correct forms, are accepted."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.functional import cross_entropy as imported_cross_entropy
+
+import utils.exercises
+from utils.exercises import nb02
+
+EX = utils.exercises.exercises_for("02")
+
+
+def _rows(z, t):
+    return z[torch.arange(len(t)), t]
+
+
+Q1_RIGHT = {
+    "logsumexp": lambda z, t: (torch.logsumexp(z, dim=1) - _rows(z, t)).mean(),
+    "log_softmax": lambda z, t: -_rows(F.log_softmax(z, dim=1), t).mean(),
+    "nll_loss of log_softmax": lambda z, t: F.nll_loss(F.log_softmax(z, dim=1), t),
+    "per-row max by hand": lambda z, t: (z.max(1).values + torch.log(torch.exp(z - z.max(1, keepdim=True).values)
+                                                                      .sum(1)) - _rows(z, t)).mean(),
+}
+
+# (answer, words the message must contain)
+Q1_WRONG = {
+    "one maximum for the whole batch": (nb02._nb02_global_max_cross_entropy, "each row's own maximum"),
+    "bare exp (overflows)": (nb02._nb02_naive_cross_entropy, "overflowed"),
+    "log of torch.softmax (underflows)": (lambda z, t: -torch.log(_rows(torch.softmax(z, dim=1), t)).mean(), "log(0)"),
+    "clamped softmax": (lambda z, t: -torch.log(_rows(torch.softmax(z, 1).clamp_min(1e-12), t)).mean(), "gives"),
+    "F.cross_entropy": (lambda z, t: F.cross_entropy(z, t), "F.cross_entropy"),
+    "nn.CrossEntropyLoss": (lambda z, t: nn.CrossEntropyLoss()(z, t), "F.cross_entropy"),
+    "cross_entropy imported by name": (lambda z, t: imported_cross_entropy(z, t), "F.cross_entropy"),
+    "sum instead of mean": (lambda z, t: (torch.logsumexp(z, dim=1) - _rows(z, t)).sum(), "sum"),
+    "per-sample losses": (lambda z, t: torch.logsumexp(z, dim=1) - _rows(z, t), "one number"),
+    "normalised over dim=0": (lambda z, t: (torch.logsumexp(z, dim=0)[t] - _rows(z, t)).mean(), "dim=1"),
+    "largest logit instead of the true one": (lambda z, t: (torch.logsumexp(z, 1) - z.max(1).values).mean(), "gives"),
+    ".item()": (lambda z, t: (torch.logsumexp(z, dim=1) - _rows(z, t)).mean().item(), "one number"),
+    ".detach()": (lambda z, t: (torch.logsumexp(z, dim=1) - _rows(z, t)).mean().detach(), "no gradient"),
+    "right value, no gradient through the logits": (
+        lambda z, t: (torch.logsumexp(z.detach(), 1) - _rows(z.detach(), t)).mean() + 0 * z.sum(), "gradient"),
+    "a number, not a function": (2.3026, "the function itself"),
+}
+
+
+@pytest.mark.parametrize("name", Q1_RIGHT)
+def test_02_q1_accepts_stable_cross_entropies(name):
+    result = EX.q1.check(Q1_RIGHT[name])
+    assert result.correct, result.message
+
+
+@pytest.mark.parametrize("name", Q1_WRONG)
+def test_02_q1_rejects_plausible_wrong_answers_for_the_right_reason(name):
+    answer, words = Q1_WRONG[name]
+    result = EX.q1.check(answer)
+    assert result.status == "incorrect", name
+    assert words in result.message, result.message
+
+
+def test_02_q1_the_global_maximum_fails_only_on_rows_at_different_scales():
+    """The review's case: one row near 1000, one near 0. Torch's value is finite; the global-max answer is -inf."""
+    z, t = torch.tensor([[1000.0, 999.0, 990.0], [0.0, 1.0, -1.0]]), torch.tensor([1, 0])
+    assert math.isfinite(F.cross_entropy(z, t).item())
+    assert nb02._nb02_global_max_cross_entropy(z, t).item() == -math.inf
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (1.26, None), (0.9, "unweighted"), (3.15, "number of samples"), (12.6, "weighted sum"),
+    (2.52, "sum of the class weights"), (0.54, "swapped"), ("1.26", "text"), (float("nan"), "NaN"),
+])
+def test_02_q2_verdicts(answer, words):
+    result = EX.q2.check(answer)
+    if words is None:
+        assert result.correct, result.message
+    else:
+        assert result.status == "incorrect" and words in result.message, result.message
+
+
+RIGHT_Q3 = {"price": nn.MSELoss, "spam": nn.BCEWithLogitsLoss, "tags": nn.BCEWithLogitsLoss,
+            "digit": nn.CrossEntropyLoss}
+
+
+@pytest.mark.parametrize(("key", "loss"), [
+    ("tags", nn.MultiLabelSoftMarginLoss),  # the same number as BCE with logits on multi-hot targets
+    ("spam", nn.SoftMarginLoss),            # the logistic loss with targets -1/+1
+    ("spam", nn.CrossEntropyLoss),          # two logits
+    ("price", nn.HuberLoss), ("price", "L1Loss"), ("digit", nn.CrossEntropyLoss()), ("digit", "nn.CrossEntropyLoss()"),
+])
+def test_02_q3_accepts_every_right_loss(key, loss):
+    result = EX.q3.check({**RIGHT_Q3, key: loss})
+    assert result.correct, result.message
+
+
+def test_02_q3_the_accepted_equivalents_really_compute_the_same_loss():
+    z = torch.tensor([[2.0, -1.0, 0.5], [-0.3, 1.2, -2.0]])
+    multi_hot = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert torch.isclose(nn.MultiLabelSoftMarginLoss()(z, multi_hot), nn.BCEWithLogitsLoss()(z, multi_hot))
+    spam = torch.tensor([1.0, 0.0, 1.0])
+    assert torch.isclose(nn.SoftMarginLoss()(z[0], 2 * spam - 1), nn.BCEWithLogitsLoss()(z[0], spam))
+
+
+@pytest.mark.parametrize(("key", "loss", "words"), [
+    ("digit", nn.BCEWithLogitsLoss, "compete"), ("tags", nn.CrossEntropyLoss, "several tags"),
+    ("spam", nn.BCELoss, "probabilities"), ("digit", nn.NLLLoss, "log-probabilities"),
+    ("price", nn.CrossEntropyLoss, "not a loss for this task"), ("price", F.mse_loss, "is a function"),
+    ("digit", F.cross_entropy, "is a function"),
+])
+def test_02_q3_rejects_wrong_choices_with_a_reason(key, loss, words):
+    result = EX.q3.check({**RIGHT_Q3, key: loss})
+    assert result.status == "incorrect" and words in result.message, result.message
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (math.log(2), None), (0.69, None), (math.log(10), "ln 10"), (10 * math.log(2), "sum over the 10 outputs"),
+    (0, "not it"), (0.5, "not it"), (1.0, "not it"),
+])
+def test_02_q4_verdicts(answer, words):
+    result = EX.q4.check(answer)
+    if words is None:
+        assert result.correct, result.message
+    else:
+        assert result.status == "incorrect" and words in result.message, result.message
