@@ -40,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDSHIFT_DIR = ROOT / "benchmarks" / "seedshift"
-NOTEBOOK_TIMEOUT_S = 900
+NOTEBOOK_TIMEOUT_S = 1800  # per cell; a loaded 2-core machine can take 15 minutes over a slow notebook
 
 VARIANTS = {
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
