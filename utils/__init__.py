@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import platform
 
-from .claims import ClaimFailed, claim
 from .checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from .claims import ClaimFailed, claim
 from .data import (
     DatasetFallbackWarning,
     DatasetFileError,

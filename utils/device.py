@@ -80,7 +80,7 @@ def bf16_supported(device: torch.device | str) -> bool:
     ``including_emulation=True``) says True there, but they emulate the arithmetic, slower than float32.
     AMD GPUs under ROCm: True, as torch reports. CPU: True only with AVX512-BF16 or AMX instructions (recent
     Intel Xeon, AMD Zen 4 and later); elsewhere bfloat16 is emulated and slower than float32. MPS: False.
-    Explained in notebooks/06_putting_it_all_together.ipynb (section 7).
+    Explained in notebooks/06_putting_it_all_together.ipynb ("Going further: on a GPU").
     """
     device = torch.device(device)
     if device.type == "cuda":

@@ -25,7 +25,8 @@ from .training import History, LogHook, fit
 DEFAULT_PER_CLASS = 200  # 2,000 training samples on FashionMNIST: a 5-epoch run takes about a second
 DEFAULT_VAL_SIZE = 1000
 DEFAULT_HIDDEN = 128
-DIVERGE_FACTOR = 4.0  # a step loss above 4x the first one counts as diverged (as in lr_find)
+DIVERGE_FACTOR = 4.0  # a step loss above 4x the first one counts as diverged (lr_find uses the same factor, but
+# against its smoothed loss's best so far, not the first step)
 
 
 def explorer_data(splits: Splits, *, per_class: int = DEFAULT_PER_CLASS, val_size: int = DEFAULT_VAL_SIZE,
