@@ -265,6 +265,13 @@ def _init(kind):
                     nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
                 elif kind == "linear":
                     nn.init.kaiming_normal_(module.weight, nonlinearity="linear")
+                elif kind == "mean_1":
+                    nn.init.normal_(module.weight, mean=1.0, std=math.sqrt(2 / module.in_features))
+                elif kind == "uniform":
+                    nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
+                elif kind == "signs":
+                    with torch.no_grad():
+                        module.weight.copy_(torch.randn_like(module.weight).sign() * math.sqrt(2 / module.in_features))
                 else:
                     nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 if kind != "keep_bias":
@@ -416,6 +423,8 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("returns a detached tensor", lambda: _train_step(returns="detached")),
         ("returns nothing", lambda: _train_step(returns="none")),
         ("returns the loss after the update", lambda: _train_step(loss_after=True)),
+        ("the step in eval mode (review 00_01, objection 14)",
+         lambda: lambda model, *args: (model.eval(), _train_step()(model, *args))[1]),
     ],
     ("01", "q2"): [
         ("mean of the batch means", lambda: _evaluate(per_batch=True)),
@@ -427,6 +436,10 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("autograd switched off for the whole process (r1 objection 5)", lambda: _evaluate(no_grad="global")),
         ("a dict", lambda: _evaluate(shape="dict")),
         ("a 3-tuple", lambda: _evaluate(shape="triple")),
+        ("the numbers as text (review 00_01, objection 13)",
+         lambda: lambda *args: tuple(str(v) for v in _evaluate()(*args))),
+        ("measures, then changes the weights (review 00_01, objection 13)",
+         lambda: lambda model, *args: (_evaluate()(model, *args), [p.data.add_(1.0) for p in model.parameters()])[0]),
     ],
     ("01", "q3"): [("843 (full batches only)", lambda: 843), ("843.75", lambda: 54_000 / 64),
                    ("845", lambda: 845), ("54,000", lambda: 54_000), ("64", lambda: 64), ("0", lambda: 0)],
@@ -440,9 +453,12 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("normalised over dim=0", lambda: _ce_dim0),
         ("no mean: one loss per sample", lambda: _ce_per_sample),
     ],
-    ("02", "q2"): [("divided by the number of samples", lambda: 12.6 / 4), ("unweighted mean", lambda: 0.9),
-                   ("weighted sum", lambda: 12.6), ("divided by the sum of the class weights", lambda: 12.6 / 5),
-                   ("unweighted sum", lambda: 3.6), ("the weights' mean", lambda: 2.5)],
+    ("02", "q2"): [("divided by the number of samples", lambda: 13.8 / 4), ("unweighted mean", lambda: 0.9),
+                   ("weighted sum", lambda: 13.8), ("divided by the sum of the class weights", lambda: 13.8 / 5),
+                   ("unweighted sum", lambda: 3.6), ("the weights' mean", lambda: 2.5),
+                   ("weighted average of the class means (review 02 objection 8)", lambda: (0.2 + 4 * 3.4 / 3) / 5),
+                   ("divided by (N / C) * sum of the class weights (review 02 objection 8)", lambda: 13.8 / 10),
+                   ("weights swapped", lambda: 4.2 / 7)],
     ("02", "q3"): [
         ("BCE for the digits", lambda: _loss_dict(digit=nn.BCEWithLogitsLoss)),
         ("NLLLoss on logits for the digits", lambda: _loss_dict(digit=nn.NLLLoss)),
@@ -451,20 +467,23 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("CrossEntropyLoss for the price", lambda: _loss_dict(price=nn.CrossEntropyLoss)),
         ("a key missing", lambda: _loss_dict(price=None)),
         ("a list instead of a dict", lambda: list(_loss_dict().values())),
+        ("'mse', not a torch.nn class name (review 02 objection 9)", lambda: _loss_dict(price="mse")),
     ],
     ("02", "q4"): [("ln 10 (cross-entropy's start)", lambda: math.log(10)), ("0.5", lambda: 0.5),
                    ("0", lambda: 0.0), ("ln 2 / 10", lambda: math.log(2) / 10), ("10 ln 2", lambda: 10 * math.log(2)),
                    ("1", lambda: 1.0)],
     ("03", "q1"): [("dL/dy_hat", lambda: -0.8), ("no factor 2", lambda: -1.2), ("wrong sign", lambda: 2.4),
-                   ("y_hat - y", lambda: -0.4), ("y_hat", lambda: 1.6), ("the loss", lambda: 0.16)],
+                   ("y_hat - y", lambda: -0.4), ("y_hat", lambda: 1.6), ("the loss", lambda: 0.16),
+                   ("the right number as text", lambda: "-2.4")],
     ("03", "q2"): [("one backward call", lambda: 8.0), ("the value of y", lambda: 15.0), ("zero", lambda: 0.0),
                    ("two values of y", lambda: 30.0), ("three calls", lambda: 24.0),
-                   ("one call, as a tensor", lambda: torch.tensor(8.0))],
+                   ("one call, as a tensor", lambda: torch.tensor(8.0)), ("16 as text", lambda: "16")],
     ("03", "q3"): [
         ("sigmoid applied again", lambda: (lambda s: (1 / (1 + math.exp(-s))) * (1 - 1 / (1 + math.exp(-s))))),
         ("s (1 + s)", lambda: (lambda s: s * (1 + s))), ("1 - s", lambda: (lambda s: 1 - s)),
         ("s", lambda: (lambda s: s)), ("tanh's 1 - s**2", lambda: (lambda s: 1 - s**2)),
         ("the u-form with s for u", lambda: (lambda s: math.exp(-s) / (1 + math.exp(-s)) ** 2)),
+        ("print instead of return", lambda: (lambda s: print(s * (1 - s)))),
     ],
     ("03b", "q1"): [("Xavier's sqrt(1/512)", lambda: math.sqrt(1 / 512)), ("the variance 2/512", lambda: 2 / 512),
                     ("sqrt(1/1024)", lambda: math.sqrt(1 / 1024)), ("1/512", lambda: 1 / 512),
@@ -477,6 +496,9 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("only the top-level children", lambda: _init("children")),
         ("no return", lambda: _init("no_return")),
         ("nonlinearity='linear'", lambda: _init("linear")),
+        ("normal weights of mean 1", lambda: _init("mean_1")),
+        ("kaiming_uniform_ (the question asks for normal)", lambda: _init("uniform")),
+        ("+-sqrt(2/fan_in), random signs", lambda: _init("signs")),
     ],
     ("04", "q1"): [("2/40", lambda: 2 / 40), ("2/6", lambda: 2 / 6), ("2/3", lambda: 2 / 3), ("1/80", lambda: 1 / 80),
                    ("0.02 (converges, not the limit)", lambda: 0.02), ("0.03 (diverges)", lambda: 0.03),
@@ -574,7 +596,11 @@ ALSO_RIGHT = {  # right answers in another form, which the checker must accept t
     ("05b", "q1"): [("64 ** (1/3) = 3.9999999999999996 (r4 objection 7)", lambda: 64 ** (1 / 3))],
     ("02", "q3"): [("MultiLabelSoftMarginLoss for the tags (r1 objection 9)",
                     lambda: _loss_dict(tags=nn.MultiLabelSoftMarginLoss)),
-                   ("SoftMarginLoss for spam (r1 objection 9)", lambda: _loss_dict(spam=nn.SoftMarginLoss))],
+                   ("SoftMarginLoss for spam (r1 objection 9)", lambda: _loss_dict(spam=nn.SoftMarginLoss)),
+                   ("MultiMarginLoss for the digits (review 02 objection 9)",
+                    lambda: _loss_dict(digit=nn.MultiMarginLoss)),
+                   ("MultiLabelMarginLoss for the tags (review 02 objection 9)",
+                    lambda: _loss_dict(tags=nn.MultiLabelMarginLoss))],
     ("04", "q1"): [("1/40", lambda: 1 / 40)],
     ("06", "q2"): [("torch.load(path)['model'] with torch's default weights_only (True since 2.6; "
                     "requirements.txt asks for 2.10) (r5 objection 23)", lambda: _restore(load="default"))],

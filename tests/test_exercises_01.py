@@ -71,7 +71,13 @@ def _step_grad_off(model, x, y, loss_fn, optimizer):
     return value
 
 
+def _step_eval_mode(model, x, y, loss_fn, optimizer):
+    model.eval()  # dropout off during the step: review 00_01, objection 14
+    return _step_right(model, x, y, loss_fn, optimizer)
+
+
 @pytest.mark.parametrize(("answer", "words"), [
+    (_step_eval_mode, "eval mode during the step"),
     (_step_no_zero_grad, "zero_grad() before loss.backward()"),
     (_step_zero_grad_between, "nothing in between"),
     (_step_returns_tensor, "still holds its graph"),
@@ -150,7 +156,26 @@ def _evaluate_percent(model, loader, loss_fn, device):
     return loss, 100 * acc
 
 
+def _evaluate_strings(model, loader, loss_fn, device):
+    return tuple(str(v) for v in _evaluate_right(model, loader, loss_fn, device))  # review 00_01, objection 13
+
+
+def _evaluate_changes_weights(model, loader, loss_fn, device):
+    result = _evaluate_right(model, loader, loss_fn, device)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)  # measures right, then edits the model: review 00_01, objection 13
+    return result
+
+
+def _evaluate_generator(model, loader, loss_fn, device):
+    return (v for v in _evaluate_right(model, loader, loss_fn, device))
+
+
 @pytest.mark.parametrize(("answer", "words"), [
+    (_evaluate_strings, "two Python numbers"),
+    (_evaluate_changes_weights, "changes nothing"),
+    (_evaluate_generator, "return two numbers"),
     (_evaluate_grad_off, "switched off for the whole process"),
     (_evaluate_no_eval, "training mode"),
     (_evaluate_no_train, "stayed in eval mode"),
@@ -171,6 +196,11 @@ def test_q2_accepts_the_right_evaluation():
 @pytest.mark.parametrize("answer", [843, 843.75, 845, 54_000 // 64, 54_000, 0.844, "abc"])
 def test_q3_rejects_wrong_step_counts(answer):
     assert EX.q3.check(answer).status == "incorrect"
+
+
+def test_q3_message_for_a_near_whole_number_does_not_contradict_itself():
+    message = EX.q3.check(844 + 1e-12).message  # review 00_01, objection 19: it used to print "844 is not whole"
+    assert "844.000000000001" in message
 
 
 def test_q3_accepts_844():

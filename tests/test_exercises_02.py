@@ -65,6 +65,28 @@ def test_02_q1_rejects_plausible_wrong_answers_for_the_right_reason(name):
     assert words in result.message, result.message
 
 
+def test_02_q1_reference_is_computed_before_the_learners_code():
+    """Review 02 objection 10: a function that zeroes the logits in place must not be judged against zeros."""
+    def zero_then_right(z, t):
+        z.data.zero_()
+        return (torch.logsumexp(z, dim=1) - _rows(z, t)).mean()
+
+    result = EX.q1.check(zero_then_right)
+    assert result.status == "incorrect", result.message
+
+
+def test_02_q2_the_weighted_mean_is_what_torch_reports():
+    losses, classes = torch.tensor(nb02._NB02_LOSSES), torch.tensor(nb02._NB02_CLASSES)
+    weights = torch.tensor(nb02._NB02_WEIGHTS)
+    # logits whose per-sample cross-entropy is exactly `losses`: -log p_y = loss with two classes
+    p_y = torch.exp(-losses)
+    logits = torch.zeros(4, 2)
+    logits[torch.arange(4), classes] = torch.log(p_y / (1 - p_y))
+    assert torch.allclose(F.cross_entropy(logits, classes, reduction="none"), losses, atol=1e-6)
+    reported = F.cross_entropy(logits, classes, weight=weights).item()
+    assert math.isclose(reported, 13.8 / 13, rel_tol=1e-5) and EX.q2.check(reported).correct
+
+
 def test_02_q1_the_global_maximum_fails_only_on_rows_at_different_scales():
     """The review's case: one row near 1000, one near 0. Torch's value is finite; the global-max answer is -inf."""
     z, t = torch.tensor([[1000.0, 999.0, 990.0], [0.0, 1.0, -1.0]]), torch.tensor([1, 0])
@@ -73,10 +95,13 @@ def test_02_q1_the_global_maximum_fails_only_on_rows_at_different_scales():
 
 
 @pytest.mark.parametrize(("answer", "words"), [
-    (1.26, None), (0.9, "unweighted"), (3.15, "number of samples"), (12.6, "weighted sum"),
-    (2.52, "sum of the class weights"), (0.54, "swapped"), ("1.26", "text"), (float("nan"), "NaN"),
+    (13.8 / 13, None), (1.0615, None), (0.9, "unweighted"), (13.8 / 4, "number of samples"), (13.8, "weighted sum"),
+    (13.8 / 5, "sum of the class weights"), (4.2 / 7, "swapped"), ((0.2 + 4 * 3.4 / 3) / 5, "per-class mean"),
+    (13.8 / 10, "not it"), ("1.0615", "text"), (float("nan"), "NaN"),
 ])
 def test_02_q2_verdicts(answer, words):
+    """Review 02 objection 8: with equal class counts, two wrong mental models (a weighted average of the class
+    means; dividing by (N/C) * sum of the class weights) landed on the answer. Classes [0, 1, 1, 1] separate them."""
     result = EX.q2.check(answer)
     if words is None:
         assert result.correct, result.message
@@ -92,6 +117,8 @@ RIGHT_Q3 = {"price": nn.MSELoss, "spam": nn.BCEWithLogitsLoss, "tags": nn.BCEWit
     ("tags", nn.MultiLabelSoftMarginLoss),  # the same number as BCE with logits on multi-hot targets
     ("spam", nn.SoftMarginLoss),            # the logistic loss with targets -1/+1
     ("spam", nn.CrossEntropyLoss),          # two logits
+    ("digit", nn.MultiMarginLoss),          # review 02 objection 9: the multi-class sibling of SoftMarginLoss
+    ("tags", nn.MultiLabelMarginLoss),      # and of MultiLabelSoftMarginLoss
     ("price", nn.HuberLoss), ("price", "L1Loss"), ("digit", nn.CrossEntropyLoss()), ("digit", "nn.CrossEntropyLoss()"),
 ])
 def test_02_q3_accepts_every_right_loss(key, loss):
@@ -110,10 +137,12 @@ def test_02_q3_the_accepted_equivalents_really_compute_the_same_loss():
 @pytest.mark.parametrize(("key", "loss", "words"), [
     ("digit", nn.BCEWithLogitsLoss, "compete"), ("tags", nn.CrossEntropyLoss, "several tags"),
     ("spam", nn.BCELoss, "probabilities"), ("digit", nn.NLLLoss, "log-probabilities"),
-    ("price", nn.CrossEntropyLoss, "not a loss for this task"), ("price", F.mse_loss, "is a function"),
-    ("digit", F.cross_entropy, "is a function"),
+    ("price", nn.CrossEntropyLoss, "does not fit this task"), ("price", F.mse_loss, "is a function"),
+    ("digit", F.cross_entropy, "is a function"), ("price", "mse", "not the name of a torch.nn loss class"),
+    ("price", "mseloss", "not the name of a torch.nn loss class"),
+    ("price", type("MSELoss", (), {}), "not PyTorch's own class"),
 ])
-def test_02_q3_rejects_wrong_choices_with_a_reason(key, loss, words):
+def test_02_q3_rejects_wrong_choices_with_a_reason(key, loss, words):  # review 02 objection 9: true messages
     result = EX.q3.check({**RIGHT_Q3, key: loss})
     assert result.status == "incorrect" and words in result.message, result.message
 

@@ -74,3 +74,14 @@ def test_paired_difference_refuses_bad_input():
         paired_difference([float("nan"), 0.2], [0.1, 0.2])
     same = paired_difference([0.3, 0.4], [0.3, 0.4])
     assert same.mean == 0 and same.t == 0.0
+
+
+def test_welch_t_matches_scipy_and_is_smaller_than_the_paired_t_on_paired_scores():
+    """notebooks/05b_tuning.ipynb, section 1: the same scores compared as independent samples."""
+    from utils.stats import paired_difference, welch_t
+
+    a = [0.477, 0.366, 0.367, 0.473, 0.405]
+    b = [0.446, 0.335, 0.368, 0.442, 0.390]
+    assert math.isclose(welch_t(a, b), 0.6582901716096417, rel_tol=1e-9)  # scipy ttest_ind(equal_var=False)
+    assert welch_t(a, b) < paired_difference(a, b).t
+    assert welch_t(b, a) == -welch_t(a, b)

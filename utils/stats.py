@@ -83,3 +83,24 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> PairedCompariso
     standard_error = sd / math.sqrt(n)
     t = mean / standard_error if standard_error > 0 else math.copysign(math.inf, mean) if mean else 0.0
     return PairedComparison(differences, mean, sd, standard_error, t, sum(d > 0 for d in differences))
+
+
+def welch_t(a: Sequence[float], b: Sequence[float]) -> float:
+    """Welch's t statistic of mean(a) - mean(b), treating the two lists as independent samples.
+
+    The comparison that ignores a pairing (notebooks/05b_tuning.ipynb, section 1): its standard error is
+    sqrt(var(a)/n_a + var(b)/n_b), which keeps the seed's common luck that a paired difference cancels.
+    Equal to ``scipy.stats.ttest_ind(a, b, equal_var=False).statistic``."""
+    xs = [finite_number(x, "a score of a") for x in a]
+    ys = [finite_number(y, "a score of b") for y in b]
+    if len(xs) < 2 or len(ys) < 2:
+        raise ValueError(f"need at least 2 scores in each list; got {len(xs)} and {len(ys)}")
+
+    def mean_var(values: list[float]) -> tuple[float, float]:
+        m = sum(values) / len(values)
+        return m, sum((v - m) ** 2 for v in values) / (len(values) - 1)
+
+    (mean_a, var_a), (mean_b, var_b) = mean_var(xs), mean_var(ys)
+    standard_error = math.sqrt(var_a / len(xs) + var_b / len(ys))
+    diff = mean_a - mean_b
+    return diff / standard_error if standard_error > 0 else math.copysign(math.inf, diff) if diff else 0.0

@@ -46,26 +46,36 @@ def _nb01_check_train_step(answer: Any) -> None:
         raise Incorrect("pass the function itself (`answer = train_step`), not the result of calling it.")
     gen = torch.Generator().manual_seed(1)
     batches = [(torch.randn(8, 4, generator=gen), torch.randint(0, 3, (8,), generator=gen)) for _ in range(3)]
-    yours, ref = nn.Linear(4, 3), nn.Linear(4, 3)
+    # A dropout layer, so that a step taken in eval mode differs from the reference (both draw the same masks).
+    yours, ref = (nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3)) for _ in range(2))
     with torch.no_grad():
         for p in (*yours.parameters(), *ref.parameters()):
             p.copy_(torch.linspace(-0.5, 0.5, p.numel()).reshape(p.shape))
+    modes = []  # the training flag of the dropout layer at every forward pass of the learner's model
+    yours[2].register_forward_hook(lambda module, inputs, output: modes.append(module.training))
     opt_yours = torch.optim.SGD(yours.parameters(), lr=0.5)
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.5)
     loss_fn = nn.CrossEntropyLoss()
     for i, (x, y) in enumerate(batches, start=1):
+        torch.manual_seed(100 + i)     # the same dropout masks for the reference and for the learner's step
         ref_loss = loss_fn(ref(x), y)  # the step done right, for comparison
         opt_ref.zero_grad()
         ref_loss.backward()
         opt_ref.step()
         expected = ref_loss.item()
         before = [p.detach().clone() for p in yours.parameters()]
+        yours.train()  # as a train loop leaves it
+        modes.clear()
+        torch.manual_seed(100 + i)
         try:
             got = _call_keeping_grad_mode(answer, yours, x, y, loss_fn, opt_yours)
         except Incorrect:
             raise
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on batch {i} your function raised {type(err).__name__}: {err}") from None
+        if modes and not all(modes):
+            raise Incorrect("the model was in eval mode during the step (dropout off): a training step runs in "
+                            "training mode. Leave model.train() as it is, or call it; model.eval() is for measuring.")
         if all(torch.equal(a, b) for a, b in zip(before, yours.parameters(), strict=True)):
             raise Incorrect("the parameters did not change. optimizer.step() uses the gradients that "
                             "loss.backward() left in p.grad: call backward() and then step(), with nothing in "
@@ -149,6 +159,7 @@ def _nb01_check_evaluate(answer: Any) -> None:
     seen = []  # (training mode, gradients on) at every forward pass
     model.register_forward_hook(lambda module, inputs, output: seen.append((module.training, torch.is_grad_enabled())))
     model.train()
+    weights = [p.detach().clone() for p in model.parameters()]
     try:
         got = _call_keeping_grad_mode(answer, model, loader, loss_fn, torch.device("cpu"))
     except Incorrect:
@@ -162,10 +173,15 @@ def _nb01_check_evaluate(answer: Any) -> None:
         raise Incorrect("the model was in training mode (dropout on, random numbers): call model.eval() first.")
     if any(grad for _, grad in seen):
         raise Incorrect("gradients were being tracked: wrap the loop in `with torch.no_grad():`.")
-    try:
-        loss, accuracy = (float(v) for v in got)
-    except (TypeError, ValueError):
-        raise Incorrect(f"return two numbers, (loss, accuracy); got {got!r}") from None
+    if not all(torch.equal(a, b) for a, b in zip(weights, model.parameters(), strict=True)):
+        raise Incorrect("the model's parameters changed: an evaluation measures and changes nothing (no "
+                        "optimizer step, no edits to the weights).")
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Incorrect(f"return two numbers, (loss, accuracy); got {got!r}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in got):
+        kinds = ", ".join(type(v).__name__ for v in got)
+        raise Incorrect(f"return two Python numbers (use .item() on a tensor), (loss, accuracy); got {kinds}.")
+    loss, accuracy = (float(v) for v in got)
     per_batch = _nb01_mean_of_batch_means(model, loader, loss_fn, torch.device("cpu"))
     for name, value, right, wrong in (("loss", loss, expected.loss, per_batch[0]),
                                       ("accuracy", accuracy, expected.accuracy, per_batch[1])):
@@ -211,7 +227,7 @@ register("01", Exercise(
 def _nb01_check_steps(answer: Any) -> None:
     number = as_number(answer)
     if not number.is_integer():
-        raise Incorrect(f"{number:g} is not a whole number of steps: every batch, full or not, is one step.")
+        raise Incorrect(f"{number!r} is not a whole number of steps: every batch, full or not, is one step.")
     if number == 843:
         raise Incorrect("843 full batches hold 53,952 images; the last 48 make one more, smaller batch (844).")
     if number != 844:

@@ -61,6 +61,9 @@ def _nb02_check_cross_entropy(answer: Any) -> None:
         return call
 
     for what, logits, targets in _nb02_q1_cases():
+        # the reference is computed before the learner's code runs, which could change the logits in place
+        expected = F.cross_entropy(logits, targets).item()
+        want_grad = (torch.softmax(logits, dim=1) - F.one_hot(targets, logits.shape[1])) / len(targets)
         logits = logits.clone().requires_grad_()
         try:
             # F.cross_entropy, nn.CrossEntropyLoss and a name imported earlier
@@ -78,7 +81,6 @@ def _nb02_check_cross_entropy(answer: Any) -> None:
             raise Incorrect("return one number as a tensor (the mean over the samples), e.g. `losses.mean()`.")
         if not got.requires_grad:
             raise Incorrect("no gradient flows back to the logits: stay in torch (no `.item()`, numpy or `.detach()`).")
-        expected = F.cross_entropy(logits.detach(), targets).item()
         value = got.detach().double().item()
         if not math.isfinite(value):
             if what.startswith("rows at different scales"):
@@ -97,8 +99,7 @@ def _nb02_check_cross_entropy(answer: Any) -> None:
                             "the samples).")
         if what == "6 samples, 4 classes":  # the value is right: is the gradient too?
             (grad,) = torch.autograd.grad(got, logits, allow_unused=True)
-            want = (torch.softmax(logits.detach(), dim=1) - F.one_hot(targets, logits.shape[1])) / len(targets)
-            if grad is None or not torch.allclose(grad, want, atol=1e-5):
+            if grad is None or not torch.allclose(grad, want_grad, atol=1e-5):
                 raise Incorrect("the value is right, but the gradient reaching the logits is not "
                                 "(softmax - one-hot) / N: compute the loss from the logits themselves.")
 
@@ -125,7 +126,7 @@ register("02", Exercise(
 ))
 
 _NB02_LOSSES = [0.2, 1.0, 2.0, 0.4]
-_NB02_CLASSES = [0, 1, 1, 0]
+_NB02_CLASSES = [0, 1, 1, 1]  # unequal counts, so no wrong mental model lands on the answer
 _NB02_WEIGHTS = [1.0, 4.0]
 
 
@@ -149,7 +150,13 @@ def _nb02_check_weighted_mean(answer: Any) -> None:
                         "of the samples' weights.")
     if math.isclose(number, weighted_sum / sum(_NB02_WEIGHTS), rel_tol=1e-3):
         raise Incorrect("you divided by the sum of the class weights (1 + 4); divide by the sum of the weights of "
-                        "the four samples' classes (1 + 4 + 4 + 1).")
+                        "the four samples' classes (1 + 4 + 4 + 4).")
+    class_means = [sum(x for x, c in zip(_NB02_LOSSES, _NB02_CLASSES, strict=True) if c == k)
+                   / _NB02_CLASSES.count(k) for k in range(len(_NB02_WEIGHTS))]
+    if math.isclose(number, sum(w * m for w, m in zip(_NB02_WEIGHTS, class_means, strict=True)) / sum(_NB02_WEIGHTS),
+                    rel_tol=1e-3):
+        raise Incorrect("that is a weighted average of the per-class mean losses; the loss weights each *sample* "
+                        "by its class's weight, so a class with more samples counts more: sum(w_i l_i) / sum(w_i).")
     swapped = [_NB02_WEIGHTS[1 - c] for c in _NB02_CLASSES]
     if math.isclose(number, sum(w * x for w, x in zip(swapped, _NB02_LOSSES, strict=True)) / sum(swapped), rel_tol=1e-3):
         raise Incorrect("the weights are swapped: weight[c] belongs to the samples of class c (class 0 gets 1.0).")
@@ -158,20 +165,20 @@ def _nb02_check_weighted_mean(answer: Any) -> None:
 
 register("02", Exercise(
     name="q2",
-    question="Four samples have per-sample losses [0.2, 1.0, 2.0, 0.4] and classes [0, 1, 1, 0]; the class weights "
+    question="Four samples have per-sample losses [0.2, 1.0, 2.0, 0.4] and classes [0, 1, 1, 1]; the class weights "
              "are [1.0, 4.0]. What does nn.CrossEntropyLoss(weight=...) with reduction='mean' report?",
     checker=_nb02_check_weighted_mean,
     hint_text="Each loss is multiplied by the weight of its sample's class; 'mean' then divides by the sum of "
               "those weights, not by the number of samples.",
     explanation="Each loss is multiplied by the weight of its sample's class, and 'mean' divides by the sum of "
-                "those weights: (1.0*0.2 + 4.0*1.0 + 4.0*2.0 + 1.0*0.4) / (1.0 + 4.0 + 4.0 + 1.0) = 12.6 / 10.",
+                "those weights: (1.0*0.2 + 4.0*1.0 + 4.0*2.0 + 4.0*0.4) / (1.0 + 4.0 + 4.0 + 4.0) = 13.8 / 13.",
     solution_code="losses = [0.2, 1.0, 2.0, 0.4]\n"
-                  "classes = [0, 1, 1, 0]\n"
+                  "classes = [0, 1, 1, 1]\n"
                   "class_weights = [1.0, 4.0]\n"
-                  "w = [class_weights[c] for c in classes]   # [1.0, 4.0, 4.0, 1.0]\n"
-                  "answer = sum(wi * li for wi, li in zip(w, losses)) / sum(w)   # 12.6 / 10 = 1.26\n",
+                  "w = [class_weights[c] for c in classes]   # [1.0, 4.0, 4.0, 4.0]\n"
+                  "answer = sum(wi * li for wi, li in zip(w, losses)) / sum(w)   # 13.8 / 13 = 1.0615...\n",
     typical_mistake=lambda: _nb02_weighted(divide_by_samples=True),
-    praise="1.26: the weights' sum is the denominator, so uniform weights change nothing.",
+    praise="13.8 / 13 = 1.06: the weights' sum is the denominator, so uniform weights change nothing.",
 ))
 
 _NB02_TASKS = {
@@ -186,8 +193,10 @@ _NB02_ACCEPTED = {
     "spam": {"BCEWithLogitsLoss", "CrossEntropyLoss", "SoftMarginLoss"},
     # MultiLabelSoftMarginLoss: BCE with logits averaged over the labels, the same number on multi-hot targets
     "tags": {"BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"},
-    "digit": {"CrossEntropyLoss"},
+    # MultiMarginLoss: the multi-class hinge loss on logits and class indices (scores, not probabilities)
+    "digit": {"CrossEntropyLoss", "MultiMarginLoss"},
 }
+_NB02_ACCEPTED["tags"].add("MultiLabelMarginLoss")  # the multi-label hinge loss (its targets: indices padded with -1)
 
 
 def _nb02_loss_name(value: Any) -> str:
@@ -206,6 +215,17 @@ def torch_module_type() -> type:
     return nn.Module
 
 
+def type_module(value: Any) -> str:
+    """The module a class (or an instance's class) was defined in."""
+    return getattr(value if isinstance(value, type) else type(value), "__module__", "") or ""
+
+
+def _nb02_is_torch_loss(name: str) -> bool:
+    from torch import nn
+
+    return name.endswith("Loss") and isinstance(getattr(nn, name, None), type)
+
+
 def _nb02_check_loss_choice(answer: Any) -> None:
     if not isinstance(answer, dict):
         raise Incorrect(f"the answer should be a dict with the keys {sorted(_NB02_TASKS)}, got {type(answer).__name__}")
@@ -219,6 +239,9 @@ def _nb02_check_loss_choice(answer: Any) -> None:
             raise Incorrect(f"{key}: {function!r} is a function; answer with the torch.nn loss class, e.g. "
                             "nn.MSELoss rather than F.mse_loss.")
         name = _nb02_loss_name(value)
+        if not isinstance(value, str) and not type_module(value).startswith("torch.nn"):
+            raise Incorrect(f"{key}: {name!r} is not PyTorch's own class (it comes from {type_module(value)!r}); "
+                            "answer with a torch.nn loss class.")
         if name in accepted:
             continue
         if name == "BCELoss":
@@ -232,7 +255,11 @@ def _nb02_check_loss_choice(answer: Any) -> None:
                             "CrossEntropyLoss (LogSoftmax and NLLLoss in one).")
         if key == "tags" and name == "CrossEntropyLoss":
             raise Incorrect("tags: a photo can carry several tags at once; softmax would make the tags compete.")
-        raise Incorrect(f"{key} ({_NB02_TASKS[key]}): {name!r} is not a loss for this task; see the table.")
+        if not _nb02_is_torch_loss(name):
+            raise Incorrect(f"{key}: {name!r} is not the name of a torch.nn loss class; write it as torch spells it, "
+                            "e.g. 'MSELoss' or nn.MSELoss.")
+        raise Incorrect(f"{key} ({_NB02_TASKS[key]}): {name!r} does not fit this task (what its output means); "
+                        "see the table in section 6.")
 
 
 register("02", Exercise(
@@ -254,7 +281,8 @@ register("02", Exercise(
                   "}\n",
     typical_mistake=lambda: {"price": "MSELoss", "spam": "BCEWithLogitsLoss", "tags": "BCEWithLogitsLoss",
                              "digit": "BCEWithLogitsLoss"},
-    praise="each task got the loss that matches what its output means.",
+    praise="each task got a loss that matches what its output means. (CrossEntropyLoss for spam needs two "
+           "logits, Linear(h, 2), and int64 targets; the margin losses give scores, not probabilities.)",
 ))
 
 

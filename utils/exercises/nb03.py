@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .core import Exercise, Incorrect, expect_close, register
+from .core import Exercise, Incorrect, as_number, expect_close, register
 
 # q1: a gradient by hand; q2: .grad after two backward calls; q3: sigmoid's local derivative for the Scalar engine.
 _NB03_W, _NB03_B, _NB03_X, _NB03_Y = 0.5, 0.1, 3.0, 2.0  # q1: y_hat = w x + b, L = (y_hat - y)^2
@@ -14,11 +14,9 @@ _NB03_X0 = 3.0  # q2: x = 3, y = x**2 + 2 * x, backward twice
 
 
 def _nb03_number(answer: Any, what: str) -> float:
-    """The answer as a float (a Python number or a one-element tensor), or ``Incorrect``."""
-    try:
-        return float(answer)
-    except (TypeError, ValueError, RuntimeError):
-        raise Incorrect(f"{what} should be a number, got {type(answer).__name__}") from None
+    """The answer as a float (a Python number or a one-element tensor), or ``Incorrect``: text, True/False,
+    NaN and infinities are rejected as everywhere in the series (``core.as_number``)."""
+    return as_number(answer, what)
 
 
 def _nb03_q1_gradient(chain_rule: bool = True) -> float:
@@ -118,9 +116,13 @@ def _nb03_check_q3(answer: Any) -> None:
         raise Incorrect("answer with a function of s, e.g. `answer = lambda s: ...`")
     for s in (0.1, 0.3, 0.5, 0.8, 0.95):
         try:
-            got = float(answer(s))
+            returned = answer(s)
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"calling your function with s = {s} raised {type(err).__name__}: {err}") from None
+        if returned is None:
+            raise Incorrect(f"for s = {s} your function returned None: did you forget `return` (or use print "
+                            "instead of return)?")
+        got = _nb03_number(returned, f"what your function returns for s = {s}")
         if math.isclose(got, s * (1 - s), rel_tol=1e-6, abs_tol=1e-12):
             continue
         again = _nb03_sigmoid(s)

@@ -94,6 +94,16 @@ def _nb03b_check_q2(answer: Any) -> None:
         if not math.isclose(got, expected, rel_tol=0.05):
             raise Incorrect(f"{name}: weight std is {got:.4f}, Kaiming's scheme gives sqrt(2/{layer.in_features}) = "
                             f"{expected:.4f}. Did you reach every nn.Linear (model.modules())?")
+        weights = layer.weight.detach().double().flatten()
+        mean = weights.mean().item()
+        if abs(mean) > 0.1 * expected:  # mean 0 is what the variance algebra assumes
+            raise Incorrect(f"{name}: the weights' mean is {mean:.4f}, not 0. Kaiming's scheme draws them around 0: "
+                            "a shifted mean breaks the variance argument (section 1).")
+        kurtosis = ((weights - mean) ** 4).mean().item() / got**4  # 3 for a normal, 1.8 uniform, 1 for +-c
+        if not 2.5 < kurtosis < 3.5:
+            raise Incorrect(f"{name}: the right spread, but the weights are not normally distributed (kurtosis "
+                            f"{kurtosis:.2f}, a normal's is 3{'; this looks uniform: kaiming_uniform_' if 1.6 < kurtosis < 2.0 else ''}"
+                            "). Use nn.init.kaiming_normal_.")
         if layer.bias.abs().max().item() != 0.0:
             raise Incorrect(f"{name}: set the bias to 0 (nn.init.zeros_(layer.bias)).")
 

@@ -129,6 +129,31 @@ def _check_adagrad(answer: Any) -> None:
         raise Incorrect("pass your class itself (`answer = Adagrad`, no brackets).")
     if issubclass(answer, torch.optim.Adagrad):
         raise Incorrect("that is torch.optim.Adagrad (or built on it): write the update yourself in step().")
+    # a class that builds a torch.optim optimizer inside (a wrapper) is caught by watching Optimizer.__init__
+    built: list = []
+    original_init = torch.optim.Optimizer.__init__
+
+    def watching_init(self, *args, **kwargs):
+        built.append(self)
+        original_init(self, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = watching_init
+    try:
+        _compare_adagrad(answer, built)
+    finally:
+        torch.optim.Optimizer.__init__ = original_init
+
+
+def _no_torch_optimizer_inside(built: list, references: list) -> None:
+    if any(all(o is not r for r in references) for o in built):
+        raise Incorrect("your class builds a torch.optim optimizer inside and lets it do the work: write the update "
+                        "yourself in step().")
+
+
+def _compare_adagrad(answer: Any, built: list) -> None:
+    import torch
+
+    references: list = []
     for lr in (0.1, 0.03):
         x, y, start = _adagrad_problem(seed=4)
         yours_params = [t.clone().requires_grad_() for t in start]
@@ -138,7 +163,9 @@ def _check_adagrad(answer: Any) -> None:
         except Exception as err:
             raise Incorrect(f"Adagrad(params, lr={lr}) raised {type(err).__name__}: {err}") from None
         reference = torch.optim.Adagrad(ref_params, lr=lr)
+        references.append(reference)
         for i in range(1, 6):
+            _no_torch_optimizer_inside(built, references)
             before = [p.detach().clone() for p in yours_params]
             for (w, b), opt in ((yours_params, yours), (ref_params, reference)):
                 try:
@@ -146,6 +173,10 @@ def _check_adagrad(answer: Any) -> None:
                     ((x @ w + b - y) ** 2).mean().backward()
                     opt.step()
                 except Exception as err:
+                    if "leaf Variable" in str(err) or "in-place operation" in str(err):
+                        raise Incorrect(f"with lr={lr}, step {i} raised {type(err).__name__}: {err}. Autograd refuses "
+                                        "an in-place change of a parameter while it records: put @torch.no_grad() "
+                                        "on step() (or work inside `with torch.no_grad():`).") from None
                     raise Incorrect(f"with lr={lr}, step {i} raised {type(err).__name__}: {err}. The checker uses two "
                                     "parameter tensors of different shapes (a 3x2 weight and a bias of 2): keep one "
                                     "sum per tensor, paired with it by zip(self.params, self.sums).") from None
@@ -156,10 +187,17 @@ def _check_adagrad(answer: Any) -> None:
             if all(torch.equal(b0, a) for b0, a in zip(before, after)):
                 raise Incorrect(f"step {i} did not change the parameters: step() should update p in place "
                                 "(p -= ..., inside torch.no_grad()).")
-            for name, mine, ref in zip(("the weight (3x2)", "the bias (2)"), after, ref_params):
+            for name, mine, ref, start_of_step in zip(("the weight (3x2)", "the bias (2)"), after, ref_params, before):
                 if torch.allclose(mine, ref.detach(), rtol=1e-4, atol=1e-6):
                     continue
                 if i == 1 and lr == 0.1:
+                    moves = (mine - start_of_step).abs()
+                    moved = moves.max().item()
+                    if moved > 1.5 * lr and moves.min().item() > 0.99 * moved:  # the same long step everywhere
+                        raise Incorrect(f"the first step of {name} is longer than lr ({moved:.3g} at "
+                                        f"lr={lr}). After one step the sum is exactly g**2, so the first step is about "
+                                        "lr per coordinate. A sum that keeps only a fraction of g**2 (an average "
+                                        "such as 0.9 * s + 0.1 * g**2) is RMSprop, not Adagrad: add g**2 itself.")
                     raise Incorrect(f"the first step of {name} already differs from torch.optim.Adagrad. After one "
                                     "step the sum is g**2, so the step is lr * g / (sqrt(g**2) + eps): about lr per "
                                     "coordinate. Divide by the SQUARE ROOT of the sum, let the sum start at 0 and "
@@ -170,7 +208,9 @@ def _check_adagrad(answer: Any) -> None:
                 raise Incorrect(f"step 1 matches torch.optim.Adagrad but step {i} of {name} does not: each parameter "
                                 "tensor needs its OWN sum of squared gradients, which keeps EVERY past gradient "
                                 "(sum += g**2; not an average that forgets, which is RMSprop), kept between calls "
-                                "of step().")
+                                "of step(). Check also that zero_grad() clears p.grad (p.grad = None): otherwise "
+                                "backward() adds each new gradient to the old one.")
+    _no_torch_optimizer_inside(built, references)
 
 
 register("04", Exercise(
@@ -200,8 +240,8 @@ def _check_warmup(answer: Any) -> None:
     if not callable(answer) or isinstance(answer, type):
         raise Incorrect("pass a function of the step (e.g. `lambda step: ...`), not a number, a class or a scheduler "
                         "object: LambdaLR calls your function with the step and multiplies the lr by the result.")
-    values = []
-    for step in range(301):
+    values, steps = [], [*range(301), 1_000, 10_000, 100_000, 1_000_000]
+    for step in steps:
         try:
             value = answer(step)
         except Exception as err:
@@ -215,8 +255,8 @@ def _check_warmup(answer: Any) -> None:
             raise Incorrect(f"factor({step}) = {value}: a learning-rate factor must be a finite number.")
         values.append(value)
     if any(v > 1 + 1e-9 for v in values):
-        step = next(s for s, v in enumerate(values) if v > 1 + 1e-9)
-        raise Incorrect(f"factor({step}) = {values[step]:.3g}: the factor multiplies the base learning rate, so after "
+        step, value = next((s, v) for s, v in zip(steps, values) if v > 1 + 1e-9)
+        raise Incorrect(f"factor({step}) = {value:.3g}: the factor multiplies the base learning rate, so after "
                         "the warmup it must stay at 1 (cap it with min(1.0, ...)).")
     if any(v < 0 for v in values):
         raise Incorrect("a factor is negative: learning rates must not be negative.")
@@ -225,7 +265,8 @@ def _check_warmup(answer: Any) -> None:
     if any(b < a - 1e-12 for a, b in zip(values[:101], values[1:101])):
         raise Incorrect("during the first 100 steps the factor should only grow.")
     if any(abs(v - 1) > 1e-9 for v in values[100:]):
-        raise Incorrect("from step 100 on, the factor should be exactly 1.")
+        step, value = next((s, v) for s, v in zip(steps[100:], values[100:]) if abs(v - 1) > 1e-9)
+        raise Incorrect(f"factor({step}) = {value:.3g}: from step 100 on, the factor should be exactly 1, for ever.")
     # linear: within 0.011 of s/100 or (s+1)/100 at every step of the ramp (both conventions are fine)
     worst = max(min(abs(v - s / 100), abs(v - (s + 1) / 100)) for s, v in enumerate(values[:100]))
     if worst > 0.011:
@@ -278,7 +319,7 @@ register("04", Exercise(
     question="Write tuning(mu, L): for momentum (torch's v = beta v + g, p -= lr v) on a quadratic whose curvatures "
              "lie between mu and L, return the pair (lr, beta) with the fastest guaranteed convergence.",
     checker=_check_heavy_ball_tuning,
-    hint_text="Section 3 derives it: at the best pair every direction contracts by the same factor "
+    hint_text="\"Going further: what momentum really does on a valley\" derives it: at the best pair every direction contracts by the same factor "
               "(sqrt(k) - 1) / (sqrt(k) + 1), k = L / mu, and that factor is sqrt(beta). The learning rate is "
               "(2 / (sqrt(L) + sqrt(mu)))**2.",
     solution_code="import math\n\n\n"
@@ -310,6 +351,9 @@ def _check_noise_floor(answer: Any) -> None:
         if math.isclose(got, lr * var / (2 * curv), rel_tol=1e-6) and not math.isclose(got, want, rel_tol=1e-3):
             raise Incorrect(f"for lr={lr}, curvature={curv} you return lr * var / (2 * curvature), the small-lr "
                             "approximation. Solve v = (1 - lr*curvature)**2 * v + lr**2 * var exactly.")
+        if math.isclose(got, curv / 2 * want, rel_tol=1e-6) and not math.isclose(got, want, rel_tol=1e-3):
+            raise Incorrect(f"for lr={lr}, curvature={curv} you return E[f] = curvature / 2 * E[x^2], the mean LOSS "
+                            "(the formula in the text). The question asks for the mean of x^2 itself.")
         if not math.isclose(got, want, rel_tol=1e-6):
             raise Incorrect(f"floor({lr}, {curv}, {var}) = {got:.6g}; expected {want:.6g}. Write x' = (1 - lr*c) x - "
                             "lr*noise, square, take expectations (the noise has mean 0, so the cross term goes), and "

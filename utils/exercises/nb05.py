@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .core import Exercise, Incorrect, as_number, expect_close, register
+from .core import Exercise, Incorrect, as_number, as_whole_number, expect_close, register
 
 
 def _nb05_check_scaled_lr(answer: Any) -> None:
@@ -34,10 +34,10 @@ register("05", Exercise(
 
 
 def _nb05_check_batch_for_noise(answer: Any) -> None:
-    value = as_number(answer, "the answer (a batch size)")
-    if math.isclose(value, 128, rel_tol=0.01):
+    value = as_whole_number(answer, "the answer (a batch size)")  # a batch size is a whole number: 512.4 is not
+    if value == 128:
         raise Incorrect("128 is 4x the batch, which divides the variance by 4 but the spread only by sqrt(4) = 2.")
-    expect_close(value, 512, what="your batch size", rel=0, abs_tol=0.5)  # a batch size is a whole number
+    expect_close(value, 512, what="your batch size", rel=0, abs_tol=0)
 
 
 register("05", Exercise(
@@ -91,6 +91,9 @@ def _nb05_check_suggest(answer: Any) -> None:
             raise Incorrect(f"suggest({shown}) raised {type(err).__name__}: {err}") from None
         if result is None:
             raise Incorrect("your function returns None: end it with `return ...` (a learning rate).")
+        if isinstance(result, (str, bytes, bool)):  # float("0.01") would parse text: a learning rate is a number
+            raise Incorrect(f"suggest({shown}) returned {type(result).__name__} {result!r}, not a learning rate: "
+                            "return the number itself.")
         try:
             got = float(result)
         except (TypeError, ValueError, OverflowError):
@@ -114,6 +117,9 @@ def _nb05_check_suggest(answer: Any) -> None:
                             "The rule is a tenth of the minimum's learning rate; the two agree only when the "
                             "points are exactly a decade apart.")
         if not math.isclose(got, expected, rel_tol=1e-6):
+            if all(math.isfinite(v) for v in smoothed):  # nothing to skip here: the rule itself differs
+                raise Incorrect(f"for {shown} you return {got:g}; expected {expected:g}. This curve has no NaN: "
+                                "find the lowest smoothed loss, and return a tenth of the learning rate there.")
             raise Incorrect(f"for {shown} you return {got:g}; expected {expected:g}. "
                             "Does your function skip losses that are NaN or infinite (anywhere, even the first)?")
 

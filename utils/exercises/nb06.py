@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .core import Exercise, Incorrect, expect_close, register
+from .core import Exercise, Incorrect, as_number, expect_close, register
 
 _NB06_CONFUSION = [[50, 3, 2], [10, 30, 0], [5, 5, 10]]  # rows: true class, columns: predicted class
 
@@ -182,10 +182,7 @@ _NB06_RUN = {"train_images": 20_000, "batch_size": 128, "epochs": 5}
 def _nb06_check_onecycle_steps(answer: Any) -> None:
     n, batch, epochs = _NB06_RUN["train_images"], _NB06_RUN["batch_size"], _NB06_RUN["epochs"]
     per_epoch = math.ceil(n / batch)
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a whole number of steps, got {type(answer).__name__}") from None
+    value = as_number(answer, "your total_steps")  # refuses text, bools, NaN and infinities
     if value == epochs * (n // batch):
         raise Incorrect(f"that counts {n // batch} batches per epoch, but {n:,} / {batch} = {n / batch} and the last, "
                         "smaller batch is a step too: round up.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .core import Exercise, Incorrect, expect_close, register
+from .core import Exercise, Incorrect, as_number, expect_close, register
 
 _NB07_SHARDS = ((40, 24), (7, 9, 16), (1, 5))  # unequal shards of one global batch, for 2, 3 and 2 ranks
 
@@ -145,10 +145,7 @@ register("07", Exercise(
 
 
 def _nb07_check_scaled_lr(answer: Any) -> None:
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        raise Incorrect(f"the answer should be a number (a learning rate), got {type(answer).__name__}") from None
+    value = as_number(answer, "your learning rate")  # refuses text, bools, NaN and infinities
     if math.isclose(value, 0.2, rel_tol=0.02):
         raise Incorrect("0.2 is right for a global batch of 64. With 4 processes the global batch is 4 x 32.")
     if math.isclose(value, 0.2 * 4, rel_tol=0.02):
