@@ -79,6 +79,17 @@ def build_matrix(digits_shifts, standin_shifts, variants) -> list[dict]:
     return runs
 
 
+def error_line(text: str) -> str:
+    """The line of a cell's traceback that says what went wrong ("ValueError: ...", "ClaimFailed: ..."):
+    the last line that names an error, else the last line that is not a rule of '=' or '-'."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    named = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Failed|Interrupt|Exit)\b", ln)]
+    if named:
+        return named[-1]
+    plain = [ln for ln in lines if not re.fullmatch(r"[=\-_ ]+", ln)]
+    return plain[-1] if plain else ""
+
+
 def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
     """Execute one notebook under one run's settings (in a worker process); return its status."""
     import nbformat
@@ -104,15 +115,17 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
     client = NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    error = ""
+    error, error_text = "", ""
     try:
         client.execute()
     except Exception as err:  # reported in the table; the matrix goes on
-        lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
-        last = re.sub(r"\x1b\[[0-9;]*m", "", lines[-1]) if lines else ""  # no terminal colours in the table
-        error = f"{type(err).__name__}: {last[:300]}"
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # no terminal colours in the table
+        error = f"{type(err).__name__}: {error_line(text)[:300]}"
+        error_text = text[-6000:]
     result = {"run": run["name"], "notebook": path.stem, "seconds": time.perf_counter() - start, "error": error,
               "log": str(log), "data": run["data"], "shift": run["shift"]}
+    if error:
+        result["error_text"] = error_text  # the whole traceback's end, printed when the matrix fails
     log.with_suffix(".status.json").write_text(json.dumps(result), encoding="utf-8")
     return result
 
@@ -307,6 +320,9 @@ def report(results: list[dict], runs: list[dict], seconds: float | None, out: Pa
         print(f"\n{len(failures)} FAILED:")
         for r in failures:
             print(f"  {r['notebook']}: {r['claim']}: passed {r['passed']}/{r['runs']}; {r['where']}")
+        for res in results:  # the end of each stopped notebook's traceback: enough to act on from a CI log
+            if res.get("error_text") and "ClaimFailed" not in res["error"]:
+                print(f"\n--- {res['run']} {res['notebook']}: the end of its error ---\n{res['error_text'][-3000:]}")
         return 1
     print("every claim held in every run")
     return 0
