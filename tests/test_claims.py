@@ -167,3 +167,24 @@ def test_a_rerun_into_the_same_log_dir_replaces_only_its_notebook_and_report_gat
     assert "| b | one is small | 1/1 |" in out.read_text() and "| a | one is small | 1/1 |" in out.read_text()
     assert robustness.main(["--report", "--log-dir", str(logs), "--out", str(out)]) == 0
     assert "several invocations" in out.read_text()
+
+
+def test_a_notebook_that_stops_is_reported_with_its_error_line_and_the_end_of_its_traceback(tmp_path, capsys):
+    """CI once stopped on notebook 07 and printed only '=====' (the last line of torchrun's box): useless."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "raise RuntimeError('torchrun exited with code 1:\\nworker 1 said: the real cause\\n' + '=' * 40)")]
+    nbformat.write(nb, tmp_path / "stops.ipynb")
+    code = robustness.main(["--notebooks", str(tmp_path / "stops.ipynb"), "--digits-shifts", "1", "--standin-shifts",
+                            "none", "--variants", "none", "--jobs", "1", "--out", str(tmp_path / "t.md")])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "RuntimeError: torchrun exited with code 1" in printed  # the error's line, not the rule
+    assert "worker 1 said: the real cause" in printed  # the traceback's end, printed under the failure
+
+
+def test_the_error_line_is_the_last_line_naming_an_error_else_the_last_that_is_not_a_rule():
+    assert robustness.error_line("Traceback\nValueError: bad lr\n=====\n") == "ValueError: bad lr"
+    assert robustness.error_line("x\nutils.claims.ClaimFailed: loss fell\n-----") == "utils.claims.ClaimFailed: loss fell"
+    assert robustness.error_line("some output\n=======\n") == "some output"
+    assert robustness.error_line("") == ""
