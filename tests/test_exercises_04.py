@@ -209,3 +209,62 @@ Q5_WRONG = {
 @pytest.mark.parametrize("name", list(Q5_WRONG))
 def test_q5_rejects_plausible_wrong_floors(name):
     assert EX.q5.check(Q5_WRONG[name]).status == "incorrect", name
+
+
+# The fresh reading's cases (2026-12-04, second pass): each names the mistake, not only "incorrect".
+
+
+class _WrapsTorchAdagrad:
+    """A class that hands the work to torch.optim.Adagrad: the update is not written by the learner."""
+
+    def __init__(self, params, lr=0.01, eps=1e-10):
+        self.inner = torch.optim.Adagrad(params, lr=lr, eps=eps)
+
+    def zero_grad(self):
+        self.inner.zero_grad()
+
+    def step(self):
+        self.inner.step()
+
+
+def _no_grad_missing_class():
+    class NoNoGrad:
+        def __init__(self, params, lr=0.01, eps=1e-10):
+            self.params, self.lr, self.eps = list(params), lr, eps
+            self.sums = [torch.zeros_like(p) for p in self.params]
+
+        def zero_grad(self):
+            for p in self.params:
+                p.grad = None
+
+        def step(self):  # no @torch.no_grad(): autograd refuses the in-place change of a leaf that requires grad
+            for p, total in zip(self.params, self.sums):
+                total += p.grad**2
+                p -= self.lr * p.grad / (total.sqrt() + self.eps)
+
+    return NoNoGrad
+
+
+def test_q2_refuses_a_wrapper_around_torch_adagrad_and_says_to_write_the_update():
+    result = EX.q2.check(_WrapsTorchAdagrad)
+    assert result.status == "incorrect" and "write the update" in result.message
+
+
+def test_q2_names_torch_no_grad_when_step_forgets_it():
+    result = EX.q2.check(_no_grad_missing_class())
+    assert result.status == "incorrect" and "no_grad" in result.message
+
+
+def test_q2_names_the_running_average_of_rmsprop():
+    result = EX.q2.check(ADAGRAD_WRONG["running average (RMSprop)"])
+    assert result.status == "incorrect" and "average" in result.message
+
+
+def test_q3_checks_steps_long_after_the_first_300():
+    result = EX.q3.check(lambda s: min(1.0, (s + 1) / 100) if s < 301 else 0.0)
+    assert result.status == "incorrect" and "1000" in result.message.replace(",", "")
+
+
+def test_q5_names_the_mean_loss_mistake():
+    result = EX.q5.check(lambda lr, c, v: c / 2 * lr * v / (c * (2 - lr * c)))  # E[f] = c/2 E[x^2]
+    assert result.status == "incorrect" and "E[f]" in result.message
