@@ -122,7 +122,7 @@ def run_fit(splits: D.Splits, device: torch.device, amp: bool = False) -> float:
     model = utils.MLP(splits.input_shape, splits.num_classes)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     return timed(lambda: utils.fit(model, train_loader, test_loader, epochs=1, optimizer=optimizer, device=device,
-                                   progress=False, restore_best=False, amp=amp), device)
+                                   restore_best=False, amp=amp), device)
 
 
 # ----------------------------------------------------------------------------------- (d) the floor

@@ -11,13 +11,14 @@ optimizer step sees a global batch of N x B samples. Rank 0 alone prints, and sa
 (``ddp_model.pt``) and a summary with the training History (``summary.json``) into ``--out``.
 
 Bad arguments (``--epochs 0``, ``--lr -1``) stop the script before it starts. A run that diverges (a step
-loss that is not finite, as ``utils.fit`` checks with ``utils.training.DivergenceGuard``) stops every rank
+loss that is not finite, as ``utils.fit`` checks) stops every rank
 with the message, saves nothing and exits with code 1, so ``run_torchrun`` in the notebook raises.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -30,10 +31,11 @@ from torch.utils.data import TensorDataset
 if __package__ in (None, ""):  # run as a file by torchrun: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import utils  # noqa: E402
-import utils.distributed as ud  # noqa: E402
-from utils import checks  # noqa: E402
-from utils.training import DivergenceGuard, check_lr  # noqa: E402
+import utils
+import utils.distributed as ud
+from utils import checks
+from utils.checkpoints import check_writable
+from utils.training import check_lr, diverged_message
 
 
 def checked(convert, check):
@@ -104,7 +106,6 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
     loss_fn = nn.CrossEntropyLoss()  # mean over this rank's shard; DDP averages the gradients over ranks
     val_loader = utils.TensorLoader(val_part, 1000, device=info.device)
     history = utils.History(monitor="val_loss", device=str(info.device), label=label)
-    guard = DivergenceGuard(None, loss_fn)  # fit's default: stop at the first loss that is not finite
     start, step = time.perf_counter(), 0
     for epoch in range(1, epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
@@ -114,10 +115,9 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
         # mean of the ranks' mean losses = mean loss of the global batch (the shards are equal)
         step_losses = (ud.all_reduce_sum(torch.stack(losses), info.device) / info.world_size).tolist()
         for i, value in enumerate(step_losses, start=step + 1):
-            stop = guard.check_step(value, i, epoch, optimizer)
-            if stop is not None:
+            if not math.isfinite(value):  # fit's rule: stop at the first loss that is not finite
                 history.step_loss += step_losses[:i - step]
-                history.stop(*stop)
+                history.stop("diverged", diverged_message(i, epoch, lr, f"the loss became {value}"))
                 history.elapsed = time.perf_counter() - start
                 return history
         history.step_loss += step_losses
@@ -130,9 +130,8 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
                                "time": time.perf_counter() - start})
         ud.print0(f"epoch {epoch}: train loss {trained.loss:.4f} | val loss {val.loss:.4f} | "
                   f"val acc {val.accuracy:.1%} | {trained.samples} train samples over {info.world_size} processes")
-        stop = guard.check_epoch(history.epochs[-1], val.loss, optimizer)  # the same numbers on every rank
-        if stop is not None:
-            history.stop(*stop)
+        if not math.isfinite(val.loss):  # the same numbers on every rank
+            history.stop("diverged", diverged_message(step, epoch, lr, f"the validation loss became {val.loss}"))
             break
     history.elapsed = time.perf_counter() - start
     return history
@@ -140,6 +139,8 @@ def train(ddp_model: DistributedDataParallel, loader: ud.ShardedLoader, val_part
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    for name in ("ddp_model.pt", "summary.json"):  # before any training: a run that cannot be saved is not started
+        check_writable(Path(args.out) / name, "--out")
     with ud.distributed(args.device) as info:  # joins the process group; leaves it at the end, even on error
         global_batch = args.batch_per_process * info.world_size
         splits = utils.load_dataset(args.dataset, download=False, verbose=info.is_main)

@@ -181,23 +181,18 @@ def test_write_json_atomic_leaves_only_the_file(tmp_path):
 
 
 def test_torchrun_command_uses_this_python():
-    command = ud.torchrun_command("scripts/x.py", ["--out", 3], nproc=2)
+    command = utils.launch.torchrun_command("scripts/x.py", ["--out", 3], nproc=2)
     assert command[1:5] == ["-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
     assert command[-3:] == ["scripts/x.py", "--out", "3"]
     with pytest.raises(ValueError, match="nproc"):
-        ud.torchrun_command("x.py", nproc=0)
+        utils.launch.torchrun_command("x.py", nproc=0)
     with pytest.raises(ValueError, match="threads_per_process"):
-        ud.run_torchrun("x.py", threads_per_process=0)
-
-
-def test_the_launcher_lives_in_utils_launch_and_keeps_its_old_names():
-    assert ud.run_torchrun is utils.launch.run_torchrun and ud.torchrun_command is utils.launch.torchrun_command
-    assert not hasattr(ud, "BACKENDS")  # dead code removed
+        utils.launch.run_torchrun("x.py", threads_per_process=0)
 
 
 def test_ddp_script_is_found_from_any_working_directory(tmp_path, monkeypatch):  # review 7.3
     monkeypatch.chdir(tmp_path)
-    assert ud.ddp_script() == SCRIPT and SCRIPT.is_file()
+    assert utils.launch.ddp_script() == SCRIPT and SCRIPT.is_file()
     monkeypatch.setattr(utils.launch, "REPO_ROOT", tmp_path)  # utils without the repository around it
     with pytest.raises(FileNotFoundError, match="pip install -e"):
         utils.launch.ddp_script()
@@ -207,7 +202,7 @@ def test_numpy_integers_are_fine_ranks_and_sizes():
     x = torch.arange(8)
     assert torch.equal(ud.shard(x, np.int64(1), np.int64(2)), x[4:])
     assert ud.ShardedLoader(_data(), np.int64(4), rank=0, world_size=2).batch_size == 2
-    assert ud.torchrun_command("x.py", nproc=np.int64(2))[3] == "--nproc_per_node=2"
+    assert utils.launch.torchrun_command("x.py", nproc=np.int64(2))[3] == "--nproc_per_node=2"
 
 
 @pytest.mark.parametrize("argument, value", [("--epochs", "0"), ("--epochs", "-1"), ("--lr", "0"), ("--lr", "nan"),
@@ -220,9 +215,10 @@ def test_the_script_refuses_bad_arguments_before_it_starts(argument, value, caps
     assert f"argument {argument}: must be" in err and value in err
 
 
+@pytest.mark.slow  # starts torchrun and its processes
 def test_a_diverging_ddp_run_fails_and_saves_nothing(tmp_path):  # review 8.6
     with pytest.raises(RuntimeError, match="exited with code") as failed:
-        ud.run_torchrun(SCRIPT, ["--out", tmp_path / "out", "--dataset", "digits", "--n-train", 64,
+        utils.launch.run_torchrun(SCRIPT, ["--out", tmp_path / "out", "--dataset", "digits", "--n-train", 64,
                                  "--batch-per-process", 8, "--epochs", 2, "--lr", 1e6, "--device", "cpu"],
                         nproc=2, timeout_s=120)
     assert "Training diverged at step" in str(failed.value) and "Nothing was saved" in str(failed.value)
@@ -237,6 +233,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has finished
 
 
+@pytest.mark.slow  # starts torchrun and its processes
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_run_past_its_timeout_is_stopped_with_its_workers(tmp_path):
     script = tmp_path / "sleeper.py"
@@ -246,7 +243,7 @@ def test_a_run_past_its_timeout_is_stopped_with_its_workers(tmp_path):
     start = time.perf_counter()
     # 20 s: on a loaded 2-core machine (load average near 20) the workers took over 10 s to start Python
     with pytest.raises(RuntimeError, match="did not finish within 20 s"):
-        ud.run_torchrun(script, nproc=2, cwd=tmp_path, timeout_s=20)
+        utils.launch.run_torchrun(script, nproc=2, cwd=tmp_path, timeout_s=20)
     assert time.perf_counter() - start < 45
     pids = [int(p.read_text()) for p in tmp_path.glob("pid*")]
     assert pids, "the workers did not start within the timeout"
@@ -254,18 +251,20 @@ def test_a_run_past_its_timeout_is_stopped_with_its_workers(tmp_path):
     assert not [pid for pid in pids if _alive(pid)], "a worker outlived its stopped torchrun"
 
 
+@pytest.mark.slow  # starts torchrun and its processes
 def test_a_failing_script_raises_with_its_output(tmp_path):
     script = tmp_path / "fails.py"
     script.write_text("raise SystemExit('no such luck')\n")
     with pytest.raises(RuntimeError, match="exited with code"):
-        ud.run_torchrun(script, nproc=1, cwd=tmp_path, timeout_s=60)
+        utils.launch.run_torchrun(script, nproc=1, cwd=tmp_path, timeout_s=60)
 
 
+@pytest.mark.slow  # starts torchrun and its processes
 # ----------------------------------------------------------------------------------------------- the real thing
 def test_two_processes_with_batch_b_match_one_process_with_batch_2b(tmp_path, digits):
     """torchrun, 2 CPU processes (gloo), batch 8 each == one process, batch 16: same parameters, same losses."""
     n_train, batch, epochs, lr = 128, 8, 2, 0.1
-    done = ud.run_torchrun(SCRIPT, ["--out", tmp_path, "--dataset", "digits", "--n-train", n_train,
+    done = utils.launch.run_torchrun(SCRIPT, ["--out", tmp_path, "--dataset", "digits", "--n-train", n_train,
                                     "--batch-per-process", batch, "--epochs", epochs, "--lr", lr, "--device", "cpu"],
                            nproc=2, timeout_s=120)
     assert done.stdout.count("epoch 1:") == 1  # two processes trained, only rank 0 printed
@@ -284,8 +283,7 @@ def test_two_processes_with_batch_b_match_one_process_with_batch_2b(tmp_path, di
         utils.seed_everything(0)
         model = utils.MLP(digits.input_shape, digits.num_classes)
         loader = utils.TensorLoader(utils.subset(digits.train, n=n_train), batch_size, shuffle=True, seed=0)
-        history = utils.fit(model, loader, epochs=epochs, optimizer="sgd", lr=lr, restore_best=False,
-                            progress=False, device="cpu")
+        history = utils.fit(model, loader, epochs=epochs, optimizer="sgd", lr=lr, restore_best=False, device="cpu")
         return model, history
 
     ddp_model = utils.MLP(digits.input_shape, digits.num_classes)

@@ -119,7 +119,7 @@ def test_predict_agrees_with_evaluate_and_restores_the_mode(digits):
     torch.manual_seed(0)
     model = utils.MLP(digits.input_shape, digits.num_classes, hidden=32, dropout=0.5)
     loaders = utils.make_loaders(digits, batch_size=32, eval_batch_size=50)
-    utils.fit(model, loaders.train, epochs=2, optimizer="sgd", lr=0.1, progress=False)
+    utils.fit(model, loaders.train, epochs=2, optimizer="sgd", lr=0.1)
     model.train()
     predictions, targets = predict(model, loaders.val)
     assert model.training  # put back in the mode it was in

@@ -27,8 +27,7 @@ def tiny_run(digits):
 def _fit(loaders, log, epochs=3):
     torch.manual_seed(0)
     model = utils.MLP((1, 8, 8), 10, hidden=32)
-    return utils.fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log,
-                     log_every=3, progress=False)
+    return utils.fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log)
 
 
 def test_summary_writer_through_fits_hook_read_back_by_tensorboards_event_accumulator(tmp_path, tiny_run):

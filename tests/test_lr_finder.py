@@ -11,7 +11,6 @@ from helpers import InterruptingLoss
 from matplotlib.figure import Figure
 from torch import nn
 
-import utils.plotting
 from utils import MLP, TensorLoader, smooth
 from utils.experiments import explorer_data
 from utils.lr_finder import lr_find, lr_schedule, suggest_lr
@@ -181,7 +180,7 @@ def test_an_optimizer_of_another_model_is_refused(small):  # review 1.21
 
 
 def test_an_interrupt_in_a_notebook_returns_the_sweep_so_far(small, monkeypatch):
-    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: True)  # what on_interrupt="auto" asks
+    monkeypatch.setattr("utils.training.in_notebook", lambda: True)  # what on_interrupt="auto" asks
     model = make_model(small)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     result = lr_find(model, loader(small), "sgd", loss_fn=InterruptingLoss(6), num_steps=50, device="cpu")
@@ -190,7 +189,7 @@ def test_an_interrupt_in_a_notebook_returns_the_sweep_so_far(small, monkeypatch)
 
 
 def test_an_interrupt_in_a_script_still_ends_it_after_the_restore(small, monkeypatch):
-    monkeypatch.setattr(utils.plotting, "in_notebook", lambda: False)
+    monkeypatch.setattr("utils.training.in_notebook", lambda: False)
     model = make_model(small)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(KeyboardInterrupt) as caught:

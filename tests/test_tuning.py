@@ -141,6 +141,7 @@ def test_journal_file_storage_reopens_too(tiny, tmp_path):
     assert len(tuning.open_study(journal, "j").trials) == 2
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_one_study_without_losing_or_repeating_trials(tmp_path):
     journal = tmp_path / "shared.log"
     env = {**os.environ, "OPTIM_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -159,3 +160,52 @@ def test_two_worker_processes_share_one_study_without_losing_or_repeating_trials
     assert len({t.params["lr"] for t in study.trials}) == 6                   # six different configurations
     assert all(t.state in (COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
     assert all(math.isfinite(t.value) for t in study.trials if t.state == COMPLETE)
+
+
+# ----------------------------------------------------------------------------------------------- reliability 2026-12-04
+def test_workers_get_distinct_sampler_seeds():  # E6: "worker", "worker-1", "worker-2" all had one seed
+    seeds = {tuning.sampler_seed_for(name) for name in ("worker", "worker-1", "worker-2", "A", "B")}
+    assert len(seeds) == 5
+
+
+def test_a_journal_of_random_bytes_is_refused_naming_the_file(tmp_path):  # E1
+    journal = tmp_path / "j.log"
+    journal.write_bytes(os.urandom(2000).replace(b"\n", b"x") + b"\n")
+    with pytest.raises(ValueError, match=str(journal)):
+        tuning.open_study(str(journal), "s")
+
+
+def _quick(trial):
+    return trial.suggest_float("x", 0, 1)
+
+
+def test_a_journal_with_a_cut_last_line_is_repaired(tmp_path):  # E2
+    journal = tmp_path / "j.log"
+    tuning.open_study(str(journal), "s").optimize(_quick, n_trials=2)
+    with open(journal, "ab") as f:
+        f.write(b'{"op_code":5,"worker_id":"x","trial_id":1,"sta')  # an append cut short
+    with pytest.warns(UserWarning, match="cut last line"):
+        study = tuning.open_study(str(journal), "s")
+    study.optimize(_quick, n_trials=1)
+    assert len(tuning.open_study(str(journal), "s").trials) == 3
+
+
+def test_a_relative_journal_path_is_made_absolute(tmp_path, monkeypatch):  # E3b: optuna's lock link dangled
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    storage = tuning.open_storage("sub/j.log")
+    tuning.open_study("sub/j.log", "s").optimize(_quick, n_trials=1)
+    assert os.path.isabs(storage._backend._file_path)
+
+
+def test_a_killed_workers_trial_ends_failed(tmp_path):  # E4
+    import optuna
+
+    journal = str(tmp_path / "j.log")
+    study = tuning.open_study(journal, "s")
+    trial = study.ask()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    trial.set_user_attr("host", __import__("socket").gethostname())
+    trial.set_user_attr("pid", int(gone.stdout))
+    states = [t.state for t in tuning.open_study(journal, "s").trials]
+    assert states == [optuna.trial.TrialState.FAIL]

@@ -21,6 +21,7 @@ from .data import (
     subset,
 )
 from .device import autocast_bf16, bf16_supported, describe_device, pick_device, to_device
+from .events import Diverged, DivergenceGuard, StopTraining
 from .experiments import explorer_data, run_experiment
 from .models import MLP, SmallCNN, count_parameters, make_model
 from .plotting import LivePlot, in_notebook, plot_history, plot_runs, smooth
@@ -29,7 +30,6 @@ from .threads import apply_thread_policy, describe_threads
 from .training import (
     EpochResult,
     History,
-    StopTraining,
     evaluate,
     fit,
     make_optimizer,
@@ -38,7 +38,7 @@ from .training import (
 from .widgets import HyperparameterExplorer  # ipywidgets itself is imported only when one is built
 
 __all__ = [
-    "CheckpointError", "ClaimFailed", "claim", "DatasetFallbackWarning", "DatasetFileError", "EpochResult", "History", "HyperparameterExplorer", "LivePlot",
+    "CheckpointError", "ClaimFailed", "claim", "DatasetFallbackWarning", "Diverged", "DivergenceGuard", "DatasetFileError", "EpochResult", "History", "HyperparameterExplorer", "LivePlot",
     "Loaders", "MLP", "SmallCNN", "Splits", "StopTraining", "TensorLoader", "autocast_bf16", "bf16_supported", "count_parameters",
     "describe_device", "evaluate", "fit", "load_checkpoint", "load_dataset", "make_loaders", "make_model",
     "make_optimizer", "pick_device", "plot_history", "plot_runs", "save_checkpoint", "seed_everything", "setup",
@@ -54,6 +54,9 @@ def setup(seed: int = 0, device: str | None = None, verbose: bool = True):
     import torch
     import torchvision
 
+    # The first optimizer of a process imports torch._dynamo, sympy and more (seconds): done here, not in the
+    # first fit, where the Stop button could cut the imports short and leave torch half-imported.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     seed_everything(seed)
     chosen = pick_device(device)
     threads = apply_thread_policy()  # one CPU thread for the series' small models: see utils/threads.py

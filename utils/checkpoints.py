@@ -4,7 +4,7 @@ Explained in notebooks/06_putting_it_all_together.ipynb (section 5). Three ideas
 
 - **Atomic writes.** ``atomic_write`` writes to a temporary file next to the target and renames it over the
   target only when the write finished: a reader (or the next run) sees the old file or the new one, never half
-  of one. Temporary files left by a killed process are removed by the next write to the same path.
+  of one. A failed write is an ``OSError`` naming the file.
 - **Plain contents.** A checkpoint holds tensors and plain Python values (numbers, strings, lists, dicts), so
   ``torch.load(weights_only=True)`` can read it without running any code from the file. ``save_checkpoint``
   converts NumPy numbers, arrays, paths and ``History`` objects to such values, and refuses anything else.
@@ -15,11 +15,10 @@ Explained in notebooks/06_putting_it_all_together.ipynb (section 5). Three ideas
 from __future__ import annotations
 
 import contextlib
-import glob
+import errno
 import os
 import pickle
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,56 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-#: a temporary file whose process is gone but whose name carries no process id is stale after this many seconds
-STALE_TEMP_AGE_S = 600.0
-
 
 class CheckpointError(ValueError):
     """A file given to ``load_checkpoint`` (or a value given to ``save_checkpoint``) that cannot be used."""
 
 
 # ----------------------------------------------------------------------------------------------- atomic writes
-def _temp_prefix(path: Path) -> str:
-    """Temporary files for ``path`` are named ``.<name>.<process id>.<random>.tmp``, next to it."""
-    return f".{path.name}.{os.getpid()}."
-
-
-def _process_alive(pid: int) -> bool:
-    if os.name != "posix":  # no harmless way to ask on Windows: treat as alive, the age rule applies
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
-    """Remove temporary files of ``atomic_write(path)`` left behind by processes that were killed mid-write.
-
-    A temporary file is stale when the process named in it no longer runs (or, where that cannot be
-    asked, when it is older than ``STALE_TEMP_AGE_S``). Files of writers still running are left alone.
-    Returns the removed files.
-    """
-    path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        pid_text = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid_text.isdigit() and int(pid_text) == os.getpid():
-            continue  # this process's own writer (another thread) may be using it
-        try:
-            stale = (pid_text.isdigit() and not _process_alive(int(pid_text))) or \
-                time.time() - tmp.stat().st_mtime > STALE_TEMP_AGE_S
-            if stale:
-                tmp.unlink()
-                removed.append(tmp)
-        except FileNotFoundError:  # removed by someone else meanwhile
-            continue
-    return removed
-
-
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -88,12 +43,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
     """Open a temporary file next to ``path`` for writing; on success rename it over ``path``.
 
     Readers see the old file or the new one, never half of one; on an error (or Ctrl-C) the temporary
-    file is removed, and temporary files of earlier writers that were killed are removed first.
+    file is removed. (A process killed mid-write leaves its ``.<name>.*.tmp`` behind: nothing else is deleted.)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_current_umask())  # the permissions of a normally created file, not mkstemp's 0600
         with os.fdopen(fd, mode) as f:
@@ -116,6 +70,17 @@ def check_writable(path: Path, argument: str) -> None:
         os.unlink(probe)
     except OSError as err:
         raise ValueError(f"{argument}: cannot write a file at {path} ({err.strerror or err})") from err
+
+
+def write_file(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save(obj)`` to ``path`` atomically; a failed write is an ``OSError`` naming the file."""
+    try:
+        with atomic_write(path, "wb") as f:
+            torch.save(obj, f)
+    except OSError as err:
+        raise OSError(err.errno, f"could not write {path}: {err.strerror or err}", str(path)) from err
+    except RuntimeError as err:  # torch's zip writer on a full disk: "[enforce fail at inline_container.cc] ..."
+        raise OSError(errno.EIO, f"could not write {path} (is the disk full?): {err}", str(path)) from err
 
 
 # ----------------------------------------------------------------------------------------------- save
@@ -155,8 +120,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **metadata) -> Pa
     """
     contents = {key: plain_value(value, key) for key, value in metadata.items()}
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_write(path, "wb") as f:
-        torch.save({"model": state, **contents}, f)
+    write_file(path, {"model": state, **contents})
     return Path(path)
 
 
@@ -178,9 +142,9 @@ def read_checkpoint_file(path: Path, map_location="cpu") -> Any:
                 "Only for a file you trust: torch.load(path, weights_only=False).") from err
         raise CheckpointError(f"{path} is not a checkpoint torch can read with weights_only=True (corrupt, or "
                               "not written by torch.save); nothing from it was run.") from err
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"checkpoint file {path} is truncated or corrupt ({type(err).__name__}). "
-                              "Save it again, or use an earlier copy.") from err
+    except Exception as err:  # torch's reader fails in many ways on a file that is not its own
+        raise CheckpointError(f"checkpoint file {path} is not a checkpoint torch can read, or is truncated "
+                              f"({type(err).__name__}: {err}). Save it again, or use an earlier copy.") from err
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module | None = None, map_location="cpu") -> dict:

@@ -56,3 +56,29 @@ def one_of(value: Any, name: str, allowed) -> Any:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}")
     return value
+
+
+def mean_loss(loss_fn: Any) -> Any:
+    """``loss_fn`` (None stays None) if it is callable and averages over the batch; otherwise a ``ValueError``.
+
+    ``fit`` weights each batch's loss by its size: a summed loss (``reduction="sum"``, also through
+    ``functools.partial``) would put training and validation on different scales.
+    """
+    if loss_fn is None:
+        return None
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a loss module or function such as nn.CrossEntropyLoss(), got {loss_fn!r}")
+    reduction = getattr(loss_fn, "reduction", None) or getattr(loss_fn, "keywords", {}).get("reduction", "mean")
+    if reduction != "mean":
+        raise ValueError(f"loss_fn has reduction={reduction!r}; fit needs the batch mean (reduction='mean')")
+    return loss_fn
+
+
+def hooks_list(log: Any) -> list:
+    """``log`` (a hook ``hook(name, value, step)``, a list of them, or None) as a list; else a ``ValueError``."""
+    if log is None:
+        return []
+    hooks = [log] if callable(log) else list(log) if isinstance(log, (list, tuple)) else None
+    if hooks is None or not all(callable(hook) for hook in hooks):
+        raise ValueError(f"log must be a callable hook(name, value, step), a list of them, or None; got {log!r}")
+    return hooks

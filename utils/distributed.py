@@ -312,7 +312,3 @@ def write_json_on_main(path: str | os.PathLike, data: dict) -> Path:
         write_json_atomic(path, data)
     barrier()
     return path
-
-
-# ----------------------------------------------------------------------------------------------- the launcher, moved
-from .launch import ddp_script, run_torchrun, torchrun_command  # noqa: E402, F401  (old import path)

@@ -14,9 +14,10 @@ import contextlib
 import torch
 from torch.utils.data import TensorDataset
 
-from .checks import positive_int
+from .checks import hooks_list, positive_int
 from .data import Splits, TensorLoader, subset
 from .device import pick_device
+from .events import DivergenceGuard
 from .models import MLP
 from .seeding import seed_everything
 from .threads import thread_count
@@ -77,17 +78,17 @@ def cpu_threads(n: int | None, device: torch.device | str):
 
 def run_experiment(splits: Splits, lr: float = 0.1, batch_size: int = 64, epochs: int = 5, optimizer: str = "sgd",
                    seed: int = 0, *, hidden: int = DEFAULT_HIDDEN, device: torch.device | str | None = None,
-                   log: LogHook | None = None, label: str | None = None, log_every: int = 10,
-                   threads: int | None = None, on_interrupt: str = "auto") -> History:
+                   log: LogHook | None = None, label: str | None = None,
+                   threads: int | None = None) -> History:
     """Train a fresh ``MLP`` (``hidden`` units) on ``splits.train`` and validate on ``splits.val``.
 
     Every hyperparameter is an argument: nothing is read from outside. The same ``seed`` gives the same
     initial weights and the same batch order, so two runs differ only in the settings you changed.
     ``log`` receives what ``fit`` logs (e.g. a ``LivePlot``'s ``log``). A run whose loss blows up (not
-    finite, or above ``DIVERGE_FACTOR`` x the first step's loss) is stopped by ``fit``'s divergence guard
+    finite, or above ``DIVERGE_FACTOR`` x the first step's loss) is stopped by a ``DivergenceGuard``
     (``history.diverged``, ``history.message``); no exception is raised.
-    Pass ``explorer_data(splits)`` for runs of about a second. ``on_interrupt`` is ``fit``'s: by default
-    an interrupted run returns its History (marked ``interrupted``) in a notebook and raises in a script.
+    Pass ``explorer_data(splits)`` for runs of about a second. As with ``fit``, an interrupted run returns its
+    History (marked ``interrupted``) in a notebook and raises in a script.
 
     On the CPU the run uses ``threads`` threads; the default ``None`` follows the series' thread policy
     (``utils.threads``: one thread unless ``OPTIM_THREADS`` says otherwise). Batches of a small MLP are too
@@ -102,7 +103,6 @@ def run_experiment(splits: Splits, lr: float = 0.1, batch_size: int = 64, epochs
     val_loader = TensorLoader(splits.val, max(positive_int(batch_size, "batch_size"), 1000), device=device)
     with cpu_threads(threads, device):
         history = fit(model, train_loader, val_loader, epochs=epochs, optimizer=optimizer, lr=lr, device=device,
-                      log=log, log_every=log_every, progress=False, diverge_factor=DIVERGE_FACTOR,
-                      on_interrupt=on_interrupt,
-                      label=label if label is not None else run_label(lr, batch_size, epochs, optimizer))
+                      log=[*hooks_list(log), DivergenceGuard(DIVERGE_FACTOR)])
+    history.label = label if label is not None else run_label(lr, batch_size, epochs, optimizer)
     return history

@@ -41,7 +41,7 @@ class ScalarLogger:
 
     ``add_scalar(tag, scalar_value, global_step)`` records the value in memory (``scalars(tag)``) and,
     when ``log_dir`` is given, appends it as one JSON line to ``log_dir/scalars.jsonl`` (a new logger
-    starts the file afresh). With ``echo``, the arrival of ``fit``'s last event of an epoch
+    appends to an existing file, so a resumed run keeps its earlier epochs). With ``echo``, the arrival of ``fit``'s last event of an epoch
     (``events.EPOCH``) prints the epoch's values on one line; batch losses are left out of that line.
     """
 
@@ -53,7 +53,7 @@ class ScalarLogger:
         self._file = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._file = (self.log_dir / SCALARS_FILE).open("w", encoding="utf-8")
+            self._file = (self.log_dir / SCALARS_FILE).open("a", encoding="utf-8")  # append: a resumed run keeps its earlier epochs
 
     def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> None:
         """Record one value, as ``SummaryWriter.add_scalar`` would."""

@@ -20,9 +20,14 @@ on one machine, since SQLite allows one writer at a time.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
+import json
 import math
+import os
+import socket
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -31,10 +36,10 @@ import torch
 from .checks import finite_number, positive_int
 from .data import Splits, TensorLoader
 from .device import pick_device
-from .events import VAL_LOSS
+from .events import VAL_LOSS, DivergenceGuard, StopTraining
 from .models import MLP
 from .seeding import seed_everything
-from .training import History, StopTraining, fit, make_optimizer
+from .training import History, fit, make_optimizer
 
 LR_RANGE = (1e-3, 1.0)  # plain SGD with momentum 0.9 on a small MLP: from far too small to too large
 BATCH_SIZES = (16, 32, 64, 128)
@@ -73,8 +78,10 @@ def train_model(data: Splits, config: dict, *, seed: int = 0, epochs: int = EPOC
                                weight_decay=float(config["weight_decay"]))
     train_loader = TensorLoader(data.train, int(config["batch_size"]), shuffle=True, seed=seed, device=device)
     val_loader = TensorLoader(data.val, 1000, device=device)
-    history = fit(model, train_loader, val_loader, epochs=epochs, optimizer=optimizer, device=device, log=log,
-                  progress=False, diverge_factor=DIVERGE_FACTOR, label=describe(config))
+    hooks = [] if log is None else [log] if callable(log) else list(log)
+    history = fit(model, train_loader, val_loader, epochs=epochs, optimizer=optimizer, device=device,
+                  log=[*hooks, DivergenceGuard(DIVERGE_FACTOR)])
+    history.label = describe(config)
     return model, history
 
 
@@ -172,6 +179,8 @@ def make_objective(data: Splits, *, epochs: int = EPOCHS, hidden: int = HIDDEN,
     def objective(trial) -> float:
         config = suggest_config(trial)
         trial.set_user_attr("seed", trial.number)
+        trial.set_user_attr("host", socket.gethostname())  # fail_dead_trials: a killed worker's trial ends FAIL
+        trial.set_user_attr("pid", os.getpid())
         if worker is not None:
             trial.set_user_attr("worker", str(worker))
         reporter = TrialReporter(trial)
@@ -201,7 +210,59 @@ def open_storage(storage: str):
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(storage))
+    path = os.path.abspath(storage)  # optuna's lock links to the path as given: a relative one dangles
+    if os.path.isfile(path):
+        check_journal(path)
+    return JournalStorage(JournalFileBackend(path))
+
+
+def check_journal(path: str) -> None:
+    """Repair a journal whose last append was cut mid-line (the next append would land on that line and make
+    the whole study unreadable); refuse, naming the file, a journal with an unreadable line elsewhere."""
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    lock = JournalFileSymlinkLock(path)
+    lock.acquire()  # no writer appends meanwhile
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        keep = data.rfind(b"\n") + 1
+        if keep < len(data):
+            with open(path, "r+b") as f:
+                f.truncate(keep)
+            warnings.warn(f"{path}: removed a cut last line ({len(data) - keep} bytes) left by a writer that "
+                          "stopped mid-append", stacklevel=3)
+    finally:
+        lock.release()
+    for number, line in enumerate(data[:keep].splitlines(), start=1):
+        try:
+            json.loads(line.decode("utf-8"))
+        except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise ValueError(f"journal {path}, line {number}, is not an Optuna journal entry ({err}); the study "
+                             "cannot be read: restore the file from a copy, or give another storage") from None
+
+
+def fail_dead_trials(study) -> list[int]:
+    """Mark FAIL the RUNNING trials of workers on this machine whose process is gone (killed mid-trial)."""
+    from optuna.trial import TrialState
+
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = trial.user_attrs.get("pid")
+        if trial.user_attrs.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+            study.tell(trial.number, state=TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def open_study(storage: str, study_name: str, *, sampler_seed: int | None = 0):
@@ -214,11 +275,13 @@ def open_study(storage: str, study_name: str, *, sampler_seed: int | None = 0):
 
     if not isinstance(study_name, str) or not study_name:
         raise ValueError(f"study_name must be a non-empty string, got {study_name!r}")
-    return optuna.create_study(
+    study = optuna.create_study(
         storage=open_storage(storage), study_name=study_name, direction="minimize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5),
         pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
     )
+    fail_dead_trials(study)
+    return study
 
 
 def run_worker(storage: str, study_name: str, n_trials: int, *, worker: str, dataset: str = "auto",
@@ -241,6 +304,11 @@ def run_worker(storage: str, study_name: str, n_trials: int, *, worker: str, dat
     return study
 
 
+def sampler_seed_for(worker_id: str) -> int:
+    """A sampler seed from every character of ``worker_id``: distinct workers draw distinct trials."""
+    return int(hashlib.sha256(worker_id.encode()).hexdigest(), 16) % 2**31
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.tuning",
                                      description="Tuning workers sharing an Optuna study (notebook 05b).")
@@ -249,16 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--storage", required=True, help="sqlite:///file.db, or a journal file path")
     worker.add_argument("--study", required=True, help="the study's name (created if it does not exist)")
     worker.add_argument("--trials", type=int, required=True, help="how many trials this worker runs")
-    worker.add_argument("--worker-id", default="worker", help="recorded in each trial's user attributes")
+    worker.add_argument("--worker-id", default=None,
+                        help="recorded in each trial's user attributes (default: host-pid, unique per process)")
     worker.add_argument("--epochs", type=int, default=EPOCHS)
     worker.add_argument("--per-class", type=int, default=50, help="training images per class")
     worker.add_argument("--dataset", default="auto", help="auto, fashion_mnist or digits")
     args = parser.parse_args(argv)
-    import warnings
-
     warnings.filterwarnings("ignore", message="FashionMNIST unavailable")
-    # a different sampler seed per worker: with the same seed two workers would draw the same first trials
-    sampler_seed = int.from_bytes(args.worker_id.encode(), "little") % 2**31
+    args.worker_id = args.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    sampler_seed = sampler_seed_for(args.worker_id)
     study = run_worker(args.storage, args.study, args.trials, worker=args.worker_id, dataset=args.dataset,
                        per_class=args.per_class, epochs=args.epochs, sampler_seed=sampler_seed)
     print(f"{args.worker_id}: study {args.study!r} now has {len(study.trials)} trials")
