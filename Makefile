@@ -18,7 +18,7 @@ PYTHON_GUARD = $(PYTHON) -c 'import sys; sys.exit("make: this series needs Pytho
 LAB_FLAGS := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root) \
 	$(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s 2>/dev/null))),,--no-browser)
 
-.PHONY: setup python-check lab test unit notebooks lint book browser-test bench robustness robustness-ci data images clean
+.PHONY: setup python-check lab notebook test unit notebooks lint book browser-test bench robustness robustness-ci data images clean
 
 setup: $(STAMP)
 
@@ -38,17 +38,20 @@ lab: setup                      ## open the series in JupyterLab
 	@$(if $(findstring --no-browser,$(LAB_FLAGS)),echo "No display here: open the http://127.0.0.1:8888/lab?token=... address Jupyter prints below in your browser.")
 	$(BIN)/jupyter lab $(strip $(LAB_FLAGS)) notebooks/00_start_here.ipynb
 
+notebook: setup                 ## open the series in Jupyter Notebook 7 instead
+	$(BIN)/jupyter notebook $(strip $(LAB_FLAGS)) notebooks/00_start_here.ipynb
+
 # the tests never download: FashionMNIST if it is on disk, else the bundled digits (as CI runs them)
 test unit: export OPTIM_OFFLINE ?= 1
 
 test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1)
 	$(BIN)/python -m pytest
 
-unit: setup                     ## unit tests only (fast)
-	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra
+unit: setup                     ## unit tests only, without the slow ones (processes, rendering)
+	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow"
 
-lint: setup
-	$(BIN)/ruff check .
+lint: setup                     ## the hooks of .pre-commit-config.yaml (ruff, nbstripout) on every file, offline
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 data: setup                     ## pre-download FashionMNIST into data/ (before a workshop)
 	$(BIN)/python -m utils.data
@@ -59,8 +62,8 @@ images: setup                   ## regenerate the diagrams in images/
 book: setup                     ## execute every notebook into build/book/ and render HTML (MathJax copied in: reads offline)
 	$(BIN)/python scripts/build_book.py
 
-browser-test: setup             ## tests in a headless chromium (tests/browser): installs Debian's chromium and playwright if missing
-	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (needs root)"; \
+browser-test: setup             ## tests in a headless chromium (tests/browser): installs Debian's chromium (unless OPTIM_CHROMIUM names a browser) and playwright if missing
+	@test -x "$${OPTIM_CHROMIUM:-/usr/bin/chromium}" || { echo "installing Debian's chromium (needs root)"; \
 		apt-get update && apt-get install -y chromium; }
 	$(BIN)/python -c "import playwright" 2>/dev/null || $(BIN)/python -m pip install --quiet playwright
 	OPTIM_BROWSER_REQUIRED=1 $(BIN)/python -m pytest tests/browser -p no:nbmake -o addopts=-ra

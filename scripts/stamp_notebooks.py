@@ -3,8 +3,9 @@ JupyterLab, a form in Colab), and an "Open in Colab" badge under the title of it
 
     python scripts/stamp_notebooks.py [--check] [NOTEBOOK_DIR]     (default: notebooks/)
 
-Each notebook keeps the seed its first cell passes to ``utils.setup(seed=...)``. Only those two cells are
-touched; the notebook is written back as the repository keeps notebooks (JSON, indent 1, trailing newline).
+Each notebook keeps the seed its first cell passes to ``utils.setup(seed=...)``. The cell's ``REVISION`` and the
+badge's link follow pyproject.toml's version (``bootstrap_cell.revision()``: ``main``, or a release's tag).
+Only those two cells are touched; the notebook is written back as the repository keeps notebooks (JSON, indent 1, trailing newline).
 ``--check`` changes nothing and exits 1 if a notebook would change.
 """
 
@@ -43,19 +44,20 @@ def with_metadata(metadata: dict) -> dict:
     return dict(sorted(merged.items()))  # as Jupyter writes them
 
 
-def stamped(text: str, name: str) -> str:
-    """The notebook JSON ``text`` (file ``name``) with the bootstrap cell and the badge written in."""
+def stamped(text: str, name: str, revision_: str | None = None) -> str:
+    """The notebook JSON ``text`` (file ``name``) with the bootstrap cell and the badge written in, both at
+    ``revision_`` (default: ``bootstrap_cell.revision()``, from pyproject.toml's version)."""
     nb = json.loads(text)
     cells = nb["cells"]
     code = next((c for c in cells if c["cell_type"] == "code"), None)
     if code is None:
         raise ValueError(f"{name}: no code cell to hold the bootstrap")
     found = SEED.search("".join(code["source"]))
-    code["source"] = _lines(bootstrap_cell(int(found.group(1)) if found else 0))
+    code["source"] = _lines(bootstrap_cell(int(found.group(1)) if found else 0, revision_))
     code["metadata"] = with_metadata(code.get("metadata", {}))
     markdown = next((c for c in cells if c["cell_type"] == "markdown"), None)
     if markdown is not None:
-        markdown["source"] = _lines(_with_badge("".join(markdown["source"]), colab_badge(name)))
+        markdown["source"] = _lines(_with_badge("".join(markdown["source"]), colab_badge(name, revision_)))
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 

@@ -33,6 +33,28 @@ def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device("auto") == torch.device("cuda")
 
 
+def test_auto_takes_the_accelerator_torch_reports(monkeypatch):
+    """torch.accelerator (torch 2.6 and later) decides: here a stand-in Intel GPU, with no CUDA and no MPS."""
+    monkeypatch.delenv("OPTIM_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("utils.device._mps_available", lambda: False)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *args, **kwargs: torch.device("xpu"))
+    assert pick_device() == torch.device("xpu")
+    assert describe_device("xpu") == "xpu"
+
+
+def test_auto_without_torch_accelerator_falls_back(monkeypatch):
+    """A torch without torch.accelerator (older than 2.6): CUDA, then MPS, then the CPU, asked one by one."""
+    monkeypatch.delenv("OPTIM_DEVICE", raising=False)
+    monkeypatch.delattr(torch, "accelerator")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("utils.device._mps_available", lambda: True)
+    assert pick_device() == torch.device("mps")
+
+
 def test_bf16_supported_follows_the_cpu_instructions(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)

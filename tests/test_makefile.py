@@ -88,3 +88,18 @@ def test_lab_flags(tree, display):
     if os.uname().sysname != "Darwin":
         assert ("--no-browser" in out) == (display == "")
         assert ("open the http://127.0.0.1" in out) == (display == "")
+
+
+def test_lint_runs_the_pre_commit_hooks_with_the_venv_tools(tree):
+    """`make lint` runs .pre-commit-config.yaml's hooks on every file, the venv's ruff and nbstripout first on PATH."""
+    (tree / ".venv").mkdir()
+    (tree / ".venv" / ".installed").touch()
+    out = _make(tree, "-n", "lint").stdout
+    assert f'PATH="{tree.resolve()}/.venv/bin:$PATH" .venv/bin/pre-commit run --all-files' in out
+
+
+def test_notebook_opens_the_series_in_notebook_7(tree):
+    (tree / ".venv").mkdir()
+    (tree / ".venv" / ".installed").touch()
+    out = _make(tree, "-n", "notebook").stdout
+    assert ".venv/bin/jupyter notebook " in out and out.rstrip().endswith("notebooks/00_start_here.ipynb")

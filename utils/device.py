@@ -20,7 +20,8 @@ def _mps_available() -> bool:
 
 
 def pick_device(preference: str | torch.device | None = None) -> torch.device:
-    """Return the device to train on: CUDA, then Apple's MPS, then the CPU.
+    """Return the device to train on: the accelerator ``torch.accelerator`` reports (torch 2.6 and later), else
+    CUDA, then Apple's MPS, then the CPU.
 
     ``preference`` (or, when it is None, the environment variable ``OPTIM_DEVICE``) can force one of
     ``"auto"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"cpu"``. Asking for a device this machine does
@@ -41,7 +42,10 @@ def pick_device(preference: str | torch.device | None = None) -> torch.device:
             "(a CUDA index such as 'cuda:1' is allowed)"
         )
     if kind == "auto":
-        if torch.cuda.is_available():
+        accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6: CUDA, ROCm, MPS, XPU, ... whichever is here
+        if accelerator is not None and accelerator.is_available():
+            return torch.device(accelerator.current_accelerator().type)
+        if torch.cuda.is_available():  # an older torch (or a torch.accelerator that sees none)
             return torch.device("cuda")
         if _mps_available():
             return torch.device("mps")
@@ -61,7 +65,9 @@ def describe_device(device: torch.device | str) -> str:
         return f"{device} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return "mps (Apple GPU)"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return str(device)  # another accelerator torch.accelerator found (e.g. xpu, Intel GPUs)
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
