@@ -16,12 +16,25 @@ import utils.exercises
 EX = utils.exercises.exercises_for("01")
 
 
-def _step_right(model, x, y, loss_fn, optimizer):
+def _rejected(question, answer, words: str, absent: str = "") -> None:
+    """``answer`` is marked incorrect for the reason ``words`` name (and not for ``absent``), and autograd is on."""
+    result = question.check(answer)
+    assert result.status == "incorrect" and words in result.message, result.message
+    assert not absent or absent not in result.message, result.message
+    assert torch.is_grad_enabled(), "the checker must leave autograd switched on"
+
+
+def _take_step(model, x, y, loss_fn, optimizer):
+    """The right step, returning the loss tensor: the answers below differ only in what they do with it."""
     loss = loss_fn(model(x), y)
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return loss.item()
+    return loss
+
+
+def _step_right(model, x, y, loss_fn, optimizer):
+    return _take_step(model, x, y, loss_fn, optimizer).item()
 
 
 def _step_no_zero_grad(model, x, y, loss_fn, optimizer):
@@ -40,11 +53,11 @@ def _step_zero_grad_between(model, x, y, loss_fn, optimizer):
 
 
 def _step_returns_tensor(model, x, y, loss_fn, optimizer):
-    loss = loss_fn(model(x), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss
+    return _take_step(model, x, y, loss_fn, optimizer)
+
+
+def _step_returns_detached(model, x, y, loss_fn, optimizer):
+    return _take_step(model, x, y, loss_fn, optimizer).detach()  # no graph, but still a tensor (issue 12)
 
 
 def _step_returns_numpy(model, x, y, loss_fn, optimizer):
@@ -88,9 +101,11 @@ def _step_eval_mode(model, x, y, loss_fn, optimizer):
     (_step_grad_off, "switched off for the whole process"),
 ])
 def test_q1_rejects_plausible_wrong_steps_for_the_right_reason(answer, words):
-    result = EX.q1.check(answer)
-    assert result.status == "incorrect" and words in result.message, result.message
-    assert torch.is_grad_enabled(), "the checker must leave autograd switched on"
+    _rejected(EX.q1, answer, words)
+
+
+def test_q1_rejects_a_detached_tensor_for_the_true_reason():
+    _rejected(EX.q1, _step_returns_detached, "holds no graph", absent="keeps the whole graph")
 
 
 def test_q1_accepts_the_right_step():
@@ -111,16 +126,8 @@ def _evaluate_right(model, loader, loss_fn, device):
 
 
 def _evaluate_grad_off(model, loader, loss_fn, device):
-    torch.set_grad_enabled(False)  # never restored: the rest of the notebook cannot train
-    model.eval()
-    total, correct, seen = 0.0, 0, 0
-    for x, y in loader:
-        logits = model(x)
-        total += loss_fn(logits, y).item() * len(y)
-        correct += (logits.argmax(dim=1) == y).sum().item()
-        seen += len(y)
-    model.train()
-    return total / seen, correct / seen
+    torch.set_grad_enabled(False)  # never restored (no_grad() inside gives back the mode it found): cannot train
+    return _evaluate_right(model, loader, loss_fn, device)
 
 
 def _evaluate_no_eval(model, loader, loss_fn, device):
@@ -184,9 +191,7 @@ def _evaluate_generator(model, loader, loss_fn, device):
     (_evaluate_percent, "per-sample average"),
 ])
 def test_q2_rejects_plausible_wrong_evaluations(answer, words):
-    result = EX.q2.check(answer)
-    assert result.status == "incorrect" and words in result.message, result.message
-    assert torch.is_grad_enabled(), "the checker must leave autograd switched on"
+    _rejected(EX.q2, answer, words)
 
 
 def test_q2_accepts_the_right_evaluation():
