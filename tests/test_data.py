@@ -44,7 +44,7 @@ def test_fallback_to_digits_is_loud(tmp_path, capsys):
         splits = load_dataset("auto", root=tmp_path, download=False)
     out = capsys.readouterr().out
     assert splits.name == "digits" and splits.is_fallback
-    assert "FashionMNIST is not available" in out and "python -m utils.data" in out
+    assert "FashionMNIST is not available" in out and "utils.data.download_fashion_mnist()" in out
     assert "refer to FashionMNIST" in out
     assert splits.input_shape == (1, 8, 8) and splits.num_classes == 10
 

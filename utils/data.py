@@ -288,7 +288,8 @@ def _fallback_banner(reason: str) -> str:
         "(1,797 images of 8x8 pixels, 10 classes) instead.",
         *textwrap.wrap(f"Why: {reason}", 96),
         "Numbers quoted in the text (accuracies, losses, timings) refer to FashionMNIST; yours will differ.",
-        "To get FashionMNIST, run once while online:   python -m utils.data",
+        "To get FashionMNIST, run once while online, in a cell:   utils.data.download_fashion_mnist()",
+        "(or in a terminal, in the repository: python -m utils.data), then run the notebook again.",
     ]
     width = max(len(line) for line in lines) + 4
     bar = "!" * width

@@ -102,11 +102,13 @@ class RunFile:
     """``fit``'s ``checkpoint``: checked before the first step, read if it exists, rewritten after every epoch."""
 
     def __init__(self, path: str | os.PathLike, model, optimizer, scheduler, train_loader, scheduler_interval: str):
+        if not isinstance(path, (str, os.PathLike)):
+            raise ValueError(f"checkpoint must be a file path (a str or pathlib.Path), got {path!r}")
         self.path = Path(path)
         check_writable(self.path, "checkpoint")
         self.objects = model, optimizer, scheduler, train_loader
         self.settings = settings_of(model, optimizer, scheduler, train_loader, scheduler_interval)
-        self.saved, self.stamp = None, None
+        self.saved, self.stamp = None, _stamp(self.path)  # None: no file yet, and none may appear but ours
         if self.path.exists():
             state = read_checkpoint_file(self.path)
             if not (isinstance(state, dict) and state.get("kind") == KIND and isinstance(state.get("run"), dict)):
@@ -148,7 +150,7 @@ class RunFile:
 
     def save(self, epoch: int, history, best: dict) -> None:
         model, optimizer, scheduler, train_loader = self.objects
-        if self.stamp is not None and _stamp(self.path) != self.stamp:
+        if _stamp(self.path) != self.stamp:
             raise OSError(errno.EBUSY, f"{self.path} was rewritten by someone else since this run's last write "
                                        "(two runs on one checkpoint?); give each run its own path", str(self.path))
         state = {"kind": KIND, "model": best["state"], "epoch": history.best_epoch, "monitor": history.monitor,

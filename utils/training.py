@@ -240,11 +240,12 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
     - ``amp=True``: bfloat16 autocast where the device computes in bfloat16 natively (``bf16_supported``);
       elsewhere ``fit`` trains in float32 and says so in ``history.notes``.
     """
-    device = pick_device(device)
     history = History(monitor="val_loss" if val_loader is not None else "train_loss", device=str(device))
     best = {"value": None, "state": None}
     start, failure, epoch = time.perf_counter(), None, 0
-    try:  # the set-up is inside: an interrupt there returns the History too
+    try:  # the set-up is inside: an interrupt or a refused argument there leaves fit with the History too
+        device = pick_device(device)
+        history.device = str(device)
         epochs = positive_int(epochs, "epochs")
         one_of(scheduler_interval, "scheduler_interval", ("epoch", "step"))
         for loader, name in ((train_loader, "train_loader"), (val_loader, "val_loader")):
@@ -273,7 +274,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             history.step_loss.append(value)
             _emit(hooks, TRAIN_BATCH_LOSS, value, steps)
             if not math.isfinite(value):
-                raise Diverged(f"the loss became {value}" + (" before any update: look for nan or inf in the "
+                raise Diverged(f"the loss became {value}" + (" at the first step: look for nan or inf in the "
                                                              "inputs, labels or initial weights" if steps == 1
                                                              else ""))
 
@@ -306,7 +307,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                 run.save(epoch, history, best)
     except StopTraining as err:  # a normal end, only earlier
         history.stop(err.reason, str(err) or f"A log hook stopped the run ({type(err).__name__}).")
-        if isinstance(err, Diverged):  # before any update the learning rate is not the cause: no lr advice
+        if isinstance(err, Diverged):  # at the first step the learning rate is not the cause: no lr advice
             history.message = f"Training stopped at step 1 (epoch 1): {err}." if len(history.step_loss) == 1 \
                 else diverged_message(len(history.step_loss), epoch, float(optimizer.param_groups[0]["lr"]), str(err))
     except BaseException as err:  # every exception leaves fit with the History (below)

@@ -1,0 +1,60 @@
+"""fit's edge, second round: cases a fresh tester found on 2026-12-05 against the redesigned fit (C01, C05, C13,
+C25 of its report). Each would fail with the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from utils import MLP, TensorLoader, fit
+
+
+@pytest.fixture
+def loaders(digits):
+    x, y = (t[:128] for t in digits.train.tensors)
+    return TensorLoader(TensorDataset(x, y), 64), TensorLoader(TensorDataset(x[:64], y[:64]), 64)
+
+
+def _model(digits):
+    torch.manual_seed(0)
+    return MLP(digits.input_shape, digits.num_classes, hidden=16)
+
+
+@pytest.mark.parametrize("device", [0, "tpu"])
+def test_c01_a_refused_device_leaves_fit_with_the_history(digits, loaders, device):
+    with pytest.raises((ValueError, TypeError, RuntimeError)) as caught:
+        fit(_model(digits), loaders[0], epochs=1, optimizer="sgd", lr=0.1, device=device)
+    assert caught.value.history.epochs == []  # the rule: every exception leaving fit carries the History
+
+
+@pytest.mark.parametrize("path", [123, True])
+def test_c05_a_checkpoint_that_is_not_a_path_is_named(digits, loaders, path):
+    with pytest.raises(ValueError, match="checkpoint"):
+        fit(_model(digits), loaders[0], epochs=1, optimizer="sgd", lr=0.1, checkpoint=path)
+
+
+def test_c13_a_nan_input_at_step_1_does_not_claim_that_no_update_ran(digits, loaders):
+    x, y = (t.clone() for t in loaders[0].dataset.tensors) if hasattr(loaders[0], "dataset") else (None, None)
+    x[3] = float("nan")
+    model = _model(digits)
+    h = fit(model, TensorLoader(TensorDataset(x, y), 64), optimizer="sgd", lr=0.1)
+    assert h.diverged and "at the first step" in h.message
+    assert "before any update" not in h.message  # the step did run: the weights are nan now
+    assert any(not torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_c25_a_run_never_overwrites_a_checkpoint_that_appeared_after_it_started(digits, loaders, tmp_path):
+    path = tmp_path / "run.pt"
+    other = {}
+
+    def other_run_finishes_first(name, value, step):  # while this run trains, another run writes the same path
+        if step == 1 and not other:
+            other["history"] = fit(_model(digits), loaders[0], epochs=1, optimizer="sgd", lr=0.05, checkpoint=path)
+
+    with pytest.raises(OSError, match="run.pt") as caught:
+        fit(_model(digits), loaders[0], epochs=1, optimizer="sgd", lr=0.1, checkpoint=path,
+            log=other_run_finishes_first)
+    assert caught.value.history is not None
+    saved = torch.load(path, weights_only=True)
+    assert saved["run"]["settings"]["param_groups"][0]["lr"] == 0.05  # the other run's file is intact
