@@ -58,3 +58,15 @@ def test_c25_a_run_never_overwrites_a_checkpoint_that_appeared_after_it_started(
     assert caught.value.history is not None
     saved = torch.load(path, weights_only=True)
     assert saved["run"]["settings"]["param_groups"][0]["lr"] == 0.05  # the other run's file is intact
+
+
+@pytest.mark.parametrize("make", [lambda opt: "cosine", lambda opt: (lambda: None),
+                                  lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt)])
+def test_c06_c07_a_scheduler_fit_cannot_drive_is_refused_before_the_first_step(digits, loaders, make):
+    model = _model(digits)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler") as caught:
+        fit(model, loaders[0], epochs=1, optimizer=optimizer, scheduler=make(optimizer), scheduler_interval="step")
+    assert caught.value.history.step_loss == []
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

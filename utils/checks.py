@@ -82,3 +82,18 @@ def hooks_list(log: Any) -> list:
     if hooks is None or not all(callable(hook) for hook in hooks):
         raise ValueError(f"log must be a callable hook(name, value, step), a list of them, or None; got {log!r}")
     return hooks
+
+
+def check_scheduler(scheduler: Any, optimizer: Any, interval: str) -> None:
+    """``fit``'s ``scheduler``: None, or a torch scheduler built on ``optimizer`` that ``interval`` can drive."""
+    if scheduler is None:
+        return
+    if not callable(getattr(scheduler, "step", None)):
+        raise ValueError(f"scheduler must be a torch.optim.lr_scheduler object built on the optimizer, e.g. "
+                         f"CosineAnnealingLR(optimizer, T_max=epochs), got {scheduler!r}")
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise ValueError("scheduler was built on another optimizer than the one fit trains with: build it "
+                         "on this optimizer, e.g. StepLR(optimizer, step_size=1)")
+    if interval == "step" and type(scheduler).__name__ == "ReduceLROnPlateau":
+        raise ValueError("scheduler ReduceLROnPlateau needs the epoch's validation loss: use "
+                         "scheduler_interval='epoch' with it, not 'step'")

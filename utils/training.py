@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import resume
-from .checks import finite_number, hooks_list, mean_loss, one_of, positive_int
+from .checks import check_scheduler, finite_number, hooks_list, mean_loss, one_of, positive_int
 from .device import autocast_bf16, bf16_supported, pick_device, to_device
 from .events import EPOCH, EPOCH_EVENTS, TRAIN_BATCH_LOSS, Diverged, StopTraining
 
@@ -252,9 +252,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
                 raise ValueError(f"{name} is empty (0 batches): fit needs at least one sample")
         optimizer = _prepare_optimizer(model, optimizer, lr)
-        if scheduler is not None and getattr(scheduler, "optimizer", optimizer) is not optimizer:
-            raise ValueError("scheduler was built on another optimizer than the one fit trains with: build it "
-                             "on this optimizer, e.g. StepLR(optimizer, step_size=1)")
+        check_scheduler(scheduler, optimizer, scheduler_interval)
         loss_fn, hooks = mean_loss(loss_fn) or nn.CrossEntropyLoss(), hooks_list(log)
         if amp and not bf16_supported(device):
             amp = False
