@@ -259,7 +259,7 @@ def test_widget_callback_shows_an_error_instead_of_raising(monkeypatch):
     monkeypatch.setattr(optim2d, "race", broken)
     explorer.lr.value = 0.01  # the callback must not raise
     assert explorer.error == "RuntimeError: boom"
-    assert "Could not run the race" in explorer.status.value and "firebrick" in explorer.status.value
+    assert "Could not run the race" in explorer.status.value and optim2d.ERROR in explorer.status.value
     assert explorer.race is kept_race and explorer.image.value == kept_image and explorer.updates == updates
     explorer.function.value = "beale"  # the dropdown's callback too
     assert "boom" in explorer.status.value
@@ -368,3 +368,60 @@ def test_noise_floor_answer_matches_a_simulation():
         x = x - lr * (curvature * x + math.sqrt(var) * torch.randn(20000, generator=gen, dtype=torch.float64))
     assert (x**2).mean().item() == pytest.approx(floor(lr, curvature, var), rel=0.05)
     assert "small-lr approximation" in exercises_for("04").q5.check(lambda a, b, c: a * c / (2 * b)).message
+
+
+# ----------------------------------------------------------------------------------------------- the momentum map
+def test_momentum_rate_is_the_larger_root():
+    for lr, beta, curvature in ((0.025, 0.9, 50.0), (0.025, 0.9, 1.0), (0.038, 0.5, 50.0), (0.01, 0.0, 50.0),
+                                (0.09, 0.7, 50.0)):
+        expected = max(abs(np.roots([1.0, -(1 + beta - lr * curvature), beta])))
+        assert optim2d.momentum_rate(lr, beta, curvature) == pytest.approx(expected, rel=1e-12)
+    assert optim2d.momentum_rate(0.025, 0.9, 50.0) == pytest.approx(math.sqrt(0.9))  # complex roots: sqrt(beta)
+
+
+def test_the_map_crosses_1_at_the_formulas_edge_and_is_lowest_at_the_best_tuning():
+    betas = np.linspace(0.0, 0.99, 100)
+    edge = optim2d.stability_edge(betas)
+    inside = [optim2d.momentum_map([0.99 * e], [b])[0, 0] for e, b in zip(edge, betas)]
+    outside = [optim2d.momentum_map([1.01 * e], [b])[0, 0] for e, b in zip(edge, betas)]
+    assert max(inside) < 1 < min(outside)
+    lrs = np.logspace(-3, math.log10(0.2), 400)
+    rates = optim2d.momentum_map(lrs, betas)
+    row, column = np.unravel_index(rates.argmin(), rates.shape)
+    best_lr, best_beta, best_rate = optim2d.best_momentum()
+    assert lrs[column] == pytest.approx(best_lr, rel=0.03) and betas[row] == pytest.approx(best_beta, abs=0.02)
+    assert rates.min() == pytest.approx(best_rate, rel=0.01)
+
+
+def test_the_map_widget_follows_the_race_sliders():
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum"))
+    view = optim2d.momentum_map_widget(explorer)
+    first, updates = view.image.value, view.updates
+    assert view.rate == pytest.approx(math.sqrt(0.9))  # lr 0.025, momentum 0.9: the race's own setting
+    explorer.momentum.value = 0.5
+    assert view.updates == updates + 1 and view.image.value != first
+    assert view.rate == pytest.approx(optim2d.momentum_map([0.025], [0.5])[0, 0])
+    explorer.lr.value = 0.1  # beyond the edge at momentum 0.5 (lr 0.06)
+    assert view.rate > 1 and "outside the stable region" in view.status.value
+    explorer.lr.value = 1e-5  # off the map to the left: drawn at its edge, said in the title
+    assert "off the map" in optim2d.plot_momentum_map(1e-5, 0.5).axes[0].get_title()
+
+
+def test_the_map_widget_shows_an_error_instead_of_raising(monkeypatch):
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd",))
+    view = optim2d.momentum_map_widget(explorer)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(optim2d, "plot_momentum_map", broken)
+    explorer.momentum.value = 0.3  # must not raise
+    assert "Could not redraw the map" in view.status.value and "boom" in view.status.value
+
+
+def test_race_widgets_keep_their_picture_size_and_the_restart_note():
+    explorer = optim2d.race_explorer("quadratic", optimizers=("sgd",))
+    view = optim2d.momentum_map_widget(explorer)
+    for widget in (explorer, view):
+        assert widget.image.layout.max_width == "none" and "optim-widget" in widget.widget._dom_classes
+        assert "optim-restart-note" in widget.status.value

@@ -41,8 +41,7 @@ def _train(digits, log, epochs=2):
     seed_everything(0)
     model = MLP(digits.input_shape, digits.num_classes, hidden=32)
     loaders = make_loaders(digits, batch_size=32)
-    return fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log, progress=False,
-               log_every=5)
+    return fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log)
 
 
 def test_live_plot_uses_one_display_id_and_updates_in_place(digits, fake_display):
@@ -92,8 +91,22 @@ def test_live_plot_overlays_background_runs_with_labels(digits):
     plot.log("train/batch_loss", 0.5, 2)
     fig = plot.render()
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["lr=0.1", "now"]
+    assert legend == ["lr=0.1", "now", plotting.TRAIN_STEPS_LABEL, plotting.TRAIN_EPOCH_LABEL, plotting.VAL_LABEL]
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_a_labelled_live_plot_has_one_legend():
+    # notebook 06's first live plot (a label, no background runs) drew a runs legend over the marks legend
+    from matplotlib.legend import Legend
+
+    plot = LivePlot(label="adamw_onecycle", display=False)
+    for step, loss in enumerate((2.0, 1.5, 1.2), 1):
+        plot.log("train/batch_loss", loss, step)
+    plot.log("train/loss", 1.5, 3)
+    plot.log("val/loss", 1.3, 3)
+    ax = plot.render().axes[0]
+    legends = [artist for artist in ax.get_children() if isinstance(artist, Legend)]
+    assert len(legends) == 1 and "adamw_onecycle" in [t.get_text() for t in legends[0].get_texts()]
 
 
 def test_smooth():
@@ -112,8 +125,7 @@ def test_static_plots(digits):
     h.label = "a"
     fig = plot_runs([h, h], log_scale=True)
     assert fig.axes[0].get_yscale() == "log"
-    diverged = fit(MLP(digits.input_shape, 10, hidden=8), make_loaders(digits).train, optimizer="sgd", lr=1e5,
-                   progress=False)
+    diverged = fit(MLP(digits.input_shape, 10, hidden=8), make_loaders(digits).train, optimizer="sgd", lr=1e5)
     plot_history(diverged)  # non-finite losses are drawn, not raised
 
 

@@ -96,7 +96,7 @@ def test_lr_10_shows_the_divergence_message_not_an_exception(explorer):
     history = explorer.runs[-1]
     assert history.diverged
     assert "diverged at step" in history.message and "lr 10" in history.message
-    assert "diverged at step" in explorer.status.value and "firebrick" in explorer.status.value
+    assert "diverged at step" in explorer.status.value and widgets.ERROR in explorer.status.value
     assert "Traceback" not in explorer.status.value
     assert explorer.train_button.disabled is False
 
@@ -117,7 +117,7 @@ def test_a_click_while_training_does_not_start_a_second_run(explorer):
     seen_while_training = []
 
     def click_again(change):  # fires whenever the live plot is redrawn, i.e. during training
-        seen_while_training.append(explorer.train_button.disabled and explorer.clear_button.disabled)
+        seen_while_training.append(explorer.train_button.disabled or explorer.clear_button.disabled)
         if len(seen_while_training) == 1:  # once: without the guard this would start a nested run
             explorer.train_button.click()
             explorer.clear_button.click()
@@ -126,7 +126,8 @@ def test_a_click_while_training_does_not_start_a_second_run(explorer):
     explorer.train_button.click()
     explorer.image.unobserve(click_again, names="value")
     assert len(explorer.runs) == 1
-    assert seen_while_training and all(seen_while_training)  # the button was disabled while training
+    # the buttons stay enabled while training: a disabled button would drop the keyboard focus to the page
+    assert seen_while_training and not any(seen_while_training)
     assert explorer.train_button.disabled is False and not explorer._lock.locked()
     explorer.train_button.click()  # and it works again afterwards
     assert len(explorer.runs) == 2
@@ -139,6 +140,10 @@ def test_a_double_click_trains_once(digits, monkeypatch):
     ex.train_button.click()
     ex.train_button.click()  # queued behind the first run: handled a few milliseconds after it ended
     assert len(ex.runs) == 1
+    assert "ignored" in ex.status.value and "press Train again" in ex.status.value  # said, not silently dropped
+    assert "val loss" in ex.status.value  # after the result of the run, which stays readable
+    ex.train_button.click()  # a third click: the note is not repeated
+    assert ex.status.value.count("ignored") == 1
     monkeypatch.setattr(widgets, "QUEUED_CLICK_WINDOW_S", 0.0)  # a click well after the run: trains
     ex.train_button.click()
     assert len(ex.runs) == 2
@@ -188,8 +193,24 @@ def test_no_frame_with_a_single_point(explorer):
     assert bytes(explorer.image.value) != before
 
 
-def test_the_status_line_has_a_fixed_height(explorer):
-    assert explorer.status.layout.height and explorer.status.layout.overflow == "auto"
+def test_the_status_line_keeps_two_lines_and_grows_never_clips(explorer):
+    assert explorer.status.layout.min_height == "3.6em" and not explorer.status.layout.height
+
+
+def test_status_colours_follow_the_theme_and_a_restart_note_waits_hidden(explorer):
+    # the dark theme made a hard-coded black status unreadable: colours are JupyterLab's CSS variables
+    explorer.train_button.click()
+    status = explorer.status.value
+    assert "color:black" not in status.replace(" ", "") and "var(--jp-content-font-color1" in status
+    assert "optim-restart-note" in status and "Run All Cells" in status  # shown by CSS once the kernel is gone
+    assert "jupyter-widgets-disconnected .optim-restart-note" in status
+    assert "optim-widget" in explorer.ui._dom_classes
+
+
+def test_the_plot_is_shown_at_its_own_size(explorer):
+    # at 1024 px the picture was scaled to 77 % (5 px legend): it keeps its size and the box scrolls sideways
+    assert explorer.image.layout.max_width == "none" and explorer.image.layout.align_self == "flex-start"
+    assert explorer.ui.layout.overflow == "auto"
 
 
 def test_an_interrupt_stops_the_run_and_keeps_it(explorer, monkeypatch):

@@ -6,6 +6,7 @@ picture, so what an optimizer does with its gradients can be watched step by ste
     result = race("rosenbrock", lr=1e-3, momentum=0.9)   # plain function: trajectories of several optimizers
     plot_race(result)                                      # contour plot with the paths, and loss per step
     race_explorer().widget                                 # the same, with sliders (a thin layer over race)
+    momentum_map_widget(explorer).widget                   # momentum's rate over (lr, beta), a point on the sliders
 
 The optimizers are ordinary ``torch.optim`` optimizers (built by name with ``utils.make_optimizer``) or
 any factory ``params -> optimizer``, so hand-written optimizers can race too.
@@ -18,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.colors import LogNorm
@@ -26,6 +28,7 @@ from matplotlib.figure import Figure
 from .checks import finite_number, positive_int
 from .plotting import figure_to_png
 from .training import OPTIMIZERS, check_lr, make_optimizer
+from .widget_style import ERROR, picture, status_html
 
 OptimizerFactory = Callable[[list[torch.Tensor]], torch.optim.Optimizer]
 ADAPTIVE = ("rmsprop", "adam", "adamw")  # optimizers that divide by a running gradient scale
@@ -369,14 +372,15 @@ class RaceExplorer:
         self.steps = w.IntSlider(value=fn.steps, min=10, max=1000, step=10, description="steps", **common)
         self.reset = w.Button(description="reset to suggested values", layout=w.Layout(width="240px"),
                               tooltip="move every slider to the values suggested for this function")
-        self.image = w.Image(format="png")
+        self.image = picture()
         self.status = w.HTML()
         for control in (self.lr, self.adaptive_lr, self.momentum, self.steps):
             control.observe(self._changed, names="value")
         self.function.observe(self._function_changed, names="value")
         self.reset.on_click(lambda _button: self._function_changed(None))
         self.widget = w.VBox([self.function, self.lr, self.adaptive_lr, self.momentum, self.steps, self.reset,
-                              self.status, self.image])
+                              self.status, self.image], layout=w.Layout(overflow="auto"))
+        self.widget.add_class("optim-widget")
         self.update()
 
     def _changed(self, _change=None) -> None:
@@ -404,8 +408,8 @@ class RaceExplorer:
         except Exception as err:  # a callback must never raise into the front end: show the reason instead
             self.error = f"{type(err).__name__}: {err}"
             kept = " The picture still shows the last values that worked." if self.race is not None else ""
-            self.status.value = (f'<span style="color:firebrick">Could not run the race with these values: '
-                                 f"{html.escape(self.error)}.{kept}</span>")
+            self.status.value = status_html(f"Could not run the race with these values: {html.escape(self.error)}."
+                                            f"{kept}", ERROR)
 
     def update(self) -> Race:
         """Run the race with the current slider values and redraw (raises on bad values; callbacks catch)."""
@@ -413,7 +417,7 @@ class RaceExplorer:
                       momentum=self.momentum.value, steps=self.steps.value, optimizers=self.optimizers)
         image = figure_to_png(plot_race(result), self.dpi)
         self.race, self.image.value, self.error = result, image, None  # all three change together
-        self.status.value = status_line(result)
+        self.status.value = status_html(status_line(result))
         self.updates += 1
         return self.race
 
@@ -427,9 +431,9 @@ def status_line(result: Race) -> str:
         best = finite[0]
         parts.append(f"lowest final loss: <b>{best}</b> ({result.trajectories[best].final_loss:.3g})")
     if gone and not finite:
-        parts.append('<span style="color:firebrick"><b>every path diverged</b>: try a smaller learning rate</span>')
+        parts.append(f'<span style="color:{ERROR}"><b>every path diverged</b>: try a smaller learning rate</span>')
     elif gone:
-        parts.append(f'<span style="color:firebrick">diverged: <b>{", ".join(gone)}</b> '
+        parts.append(f'<span style="color:{ERROR}">diverged: <b>{", ".join(gone)}</b> '
                      "(a cross marks where each stopped)</span>")
     return " &nbsp;|&nbsp; ".join(parts)
 
@@ -437,3 +441,115 @@ def status_line(result: Race) -> str:
 def race_explorer(function: str = "rosenbrock", optimizers: Sequence[str] = DEFAULT_RACERS) -> RaceExplorer:
     """Build the race widget; show it with ``explorer.widget`` as the last line of a cell."""
     return RaceExplorer(function, optimizers)
+
+
+# ----------------------------------------------------------------------------------------------- the momentum map
+#: the curvatures of the race's quadratic (x: along the valley, y: across it)
+QUADRATIC_CURVATURES = (1.0, 50.0)
+MAP_LRS = (1e-3, 0.2)  # the map's learning-rate range (log scale): the stable region ends below 4/50 = 0.08
+
+
+def momentum_rate(lr, beta, curvature: float) -> np.ndarray:
+    """Contraction per step of heavy-ball momentum (torch's form) along one direction of ``curvature``: the larger
+    ``|r|`` of the two roots of ``r^2 - (1 + beta - lr * curvature) r + beta = 0`` (notebook 04 derives it).
+    Elementwise over arrays of ``lr`` and ``beta``; below 1 the distance shrinks, above 1 it grows."""
+    lr, beta = np.asarray(lr, dtype=float), np.asarray(beta, dtype=float)
+    b = 1 + beta - lr * curvature
+    root = np.sqrt((b * b - 4 * beta).astype(complex))
+    return np.maximum(np.abs((b + root) / 2), np.abs((b - root) / 2))
+
+
+def momentum_map(lrs, betas, curvatures: Sequence[float] = QUADRATIC_CURVATURES) -> np.ndarray:
+    """The rate of a quadratic with these curvatures at every (beta, lr) of the grid: the slowest direction's
+    ``momentum_rate``. Shape ``(len(betas), len(lrs))``."""
+    grid_lr, grid_beta = np.meshgrid(np.asarray(lrs, dtype=float), np.asarray(betas, dtype=float))
+    return np.max([momentum_rate(grid_lr, grid_beta, c) for c in curvatures], axis=0)
+
+
+def stability_edge(beta, largest_curvature: float = max(QUADRATIC_CURVATURES)):
+    """The largest stable learning rate at momentum ``beta``: ``2 (1 + beta) / lambda_max`` (notebook 04)."""
+    return 2 * (1 + np.asarray(beta, dtype=float)) / largest_curvature
+
+
+def best_momentum(mu: float = min(QUADRATIC_CURVATURES), L: float = max(QUADRATIC_CURVATURES)) -> tuple:
+    """Polyak's best ``(lr, beta, rate)`` for curvatures between ``mu`` and ``L`` (notebook 04's formula)."""
+    kappa = L / mu
+    rate = (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+    return (2 / (math.sqrt(L) + math.sqrt(mu))) ** 2, rate**2, rate
+
+
+def plot_momentum_map(lr: float | None = None, beta: float | None = None, *, resolution: int = 240) -> Figure:
+    """The rate per step over (learning rate, momentum) for the race's quadratic: colour where it converges (darker:
+    faster), grey where it does not; the edge ``lr = 2 (1 + beta) / 50`` dashed, the best tuning as a star and,
+    if given, the point ``(lr, beta)`` with its rate."""
+    lrs = np.logspace(*np.log10(MAP_LRS), resolution)
+    betas = np.linspace(0.0, 0.99, resolution)
+    rates = momentum_map(lrs, betas)
+    fig = Figure(figsize=(7.0, 4.2), layout="constrained")
+    ax = fig.subplots()
+    cmap = matplotlib.colormaps["viridis"].with_extremes(over="0.8")
+    mesh = ax.pcolormesh(lrs, betas, rates, cmap=cmap, vmin=0.7, vmax=1.0, shading="auto")
+    fig.colorbar(mesh, ax=ax, extend="both", label="rate per step (grey: 1 or more, diverges)")
+    ax.contour(lrs, betas, rates, levels=[1.0], colors="black", linewidths=1.2)
+    ax.plot(stability_edge(betas), betas, color="#CC79A7", linestyle="--", linewidth=2.0,
+            label="edge from the formula: lr = 2 (1 + β) / 50")
+    best_lr, best_beta, best_rate = best_momentum()
+    ax.plot(best_lr, best_beta, marker="*", color="gold", markersize=15, markeredgecolor="black", linestyle="none",
+            label=f"best tuning (rate {best_rate:.2f})")
+    title = "momentum on the quadratic: how fast it converges"
+    if lr is not None and beta is not None:
+        rate = float(momentum_map([lr], [beta])[0, 0])
+        shown = MAP_LRS[0] <= lr <= MAP_LRS[1]
+        ax.plot(min(max(lr, MAP_LRS[0]), MAP_LRS[1]), beta, marker="o" if shown else ">", color="#D55E00",
+                markersize=10, markeredgecolor="white", linestyle="none", label=f"lr {lr:.2g}, β {beta:.2f}")
+        title = f"lr {lr:.2g}, β {beta:.2f}: " + (f"rate {rate:.3f} per step" if rate < 1 else "diverges")
+        if not shown:
+            title += " (lr off the map)"
+    ax.set(xscale="log", xlim=MAP_LRS, ylim=(0.0, 0.99), xlabel="learning rate", ylabel="momentum β", title=title)
+    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    return fig
+
+
+class MomentumMap:
+    """``plot_momentum_map`` as a widget whose point follows a ``RaceExplorer``'s "lr (sgd, momentum)" and
+    "momentum" sliders (on any function: the map is always the quadratic's). A thin layer: every slider change
+    calls ``update``; ``self.rate`` is the point's rate. A callback never raises (the status says why)."""
+
+    def __init__(self, race: RaceExplorer, dpi: int = 100):
+        import ipywidgets as w
+
+        self.race, self.dpi = race, dpi
+        self.rate: float | None = None
+        self.updates = 0
+        self.image = picture()
+        self.status = w.HTML()
+        for control in (race.lr, race.momentum):
+            control.observe(self._moved, names="value")
+        self.widget = w.VBox([self.status, self.image], layout=w.Layout(overflow="auto"))
+        self.widget.add_class("optim-widget")
+        self.update()
+
+    def _moved(self, _change=None) -> None:
+        try:
+            self.update()
+        except Exception as err:  # a callback must never raise into the front end
+            self.status.value = status_html(f"Could not redraw the map: {type(err).__name__}: "
+                                            f"{html.escape(str(err))}", ERROR)
+
+    def update(self) -> float:
+        """Redraw the map with the point at the race's learning rate and momentum; return its rate."""
+        lr, beta = float(self.race.lr.value), float(self.race.momentum.value)
+        self.image.value = figure_to_png(plot_momentum_map(lr, beta), self.dpi)
+        self.rate = float(momentum_map([lr], [beta])[0, 0])
+        edge = float(stability_edge(beta))
+        verdict = (f"rate {self.rate:.3f} per step on the quadratic" if self.rate < 1
+                   else "outside the stable region: the quadratic's path grows")
+        self.status.value = status_html(f"race sliders: lr {lr:.2g}, momentum {beta:.2f}: {verdict} "
+                                        f"(the edge at this momentum: lr {edge:.3g})")
+        self.updates += 1
+        return self.rate
+
+
+def momentum_map_widget(race: RaceExplorer) -> MomentumMap:
+    """The momentum map following ``race``'s sliders; show it with ``.widget`` as the last line of a cell."""
+    return MomentumMap(race)

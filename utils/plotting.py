@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 
 from . import events
 from .checks import integer
-from .training import History
+from .training import History, in_notebook
 
 
 def smooth(values: Sequence[float], weight: float = 0.9) -> np.ndarray:
@@ -93,9 +93,10 @@ def draw_run(ax, steps: Sequence[float], losses: Sequence[float], val_steps: Seq
 def add_legend(ax, runs: Sequence[tuple[Line2D, str]] = (), *, outside: bool = False, loc: str = "best") -> None:
     """What the marks mean (the same for every run) and, when the runs have labels, which run is which.
 
-    ``runs`` holds ``(handle, label)`` pairs, e.g. what ``draw_run`` returned. Inside the axes the run
-    legend is the one ``ax.get_legend()`` returns. ``outside`` puts the run legend to the right of the figure
-    and the marks' meaning beneath it (figure legends; a constrained layout makes room for them).
+    ``runs`` holds ``(handle, label)`` pairs, e.g. what ``draw_run`` returned. Inside the axes it is one
+    legend (``ax.get_legend()``): the labelled runs first, then the marks (two boxes at one spot would hide
+    each other). ``outside`` puts the run legend to the right of the figure and the marks' meaning beneath it
+    (figure legends; a constrained layout makes room for them).
     """
     grey = "0.35"
     marks = [Line2D([], [], color=grey, alpha=0.45, linewidth=1.0, label=TRAIN_STEPS_LABEL),
@@ -108,10 +109,8 @@ def add_legend(ax, runs: Sequence[tuple[Line2D, str]] = (), *, outside: bool = F
         if labelled:
             ax.figure.legend(*zip(*labelled), fontsize=8, title="runs", title_fontsize=8, loc="outside right upper")
         return
-    meaning = ax.legend(handles=marks, fontsize=7, loc=loc)
-    if labelled:
-        ax.add_artist(meaning)
-        ax.legend(*zip(*labelled), fontsize=8, title="runs", title_fontsize=8, loc="upper right")
+    handles = [handle for handle, _ in labelled] + marks
+    ax.legend(handles, [label for _, label in labelled] + [mark.get_label() for mark in marks], fontsize=7, loc=loc)
 
 
 # ----------------------------------------------------------------------------------------------- finished runs
@@ -190,16 +189,6 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where rich output can be displayed)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 class LivePlot:

@@ -33,6 +33,7 @@ from .experiments import (  # noqa: F401  (explorer_data, run_experiment, run_la
 )
 from .plotting import LivePlot, draw_run
 from .training import OPTIMIZERS, History
+from .widget_style import ERROR, TEXT, WARN, picture, status_html
 
 LR_EXPONENTS = (-5, 1)  # the learning-rate slider runs from 1e-5 to 10 on a log scale
 BATCH_SIZES = tuple(2**k for k in range(3, 11))  # 8, 16, ..., 1024
@@ -42,7 +43,9 @@ X_AXES = {"steps": "optimizer step", "epochs": "epoch", "samples": "training sam
 #: a Train click handled within this many seconds after a run ended was sent while that run was going
 #: (a double-click: the kernel queues the second click and handles it once the first run returns)
 QUEUED_CLICK_WINDOW_S = 0.5
-
+#: what the status says when it ignores such a click (a click the learner meant is never dropped without a word)
+IGNORED_CLICK = ("A click on Train that came during the run, or within {window:g} s of its end, was ignored "
+                 "(one run at a time; a double-click trains once): press Train again for another run.")
 
 class RunAxis:
     """Turns a run's optimizer steps into the x-axis the learner chose (steps, epochs, samples, seconds)."""
@@ -145,7 +148,8 @@ class HyperparameterExplorer:
     run shows ``History.message`` in the status line.
 
     A thin layer over ``run_experiment`` (see its docstring); ``runs`` holds every ``History``. Only one
-    run trains at a time: a click while a run is going, or queued behind it (a double-click), is ignored.
+    run trains at a time: a click while a run is going, or queued behind it (a double-click), is ignored,
+    and the status says so. The buttons stay enabled during a run, so the keyboard focus stays on Train.
     Interrupting the kernel (Stop) stops the run; the run so far is kept and the status says "stopped".
     Display it by making it the last expression of a cell. Explained in notebooks/05_hyperparameters.ipynb.
     """
@@ -171,6 +175,7 @@ class HyperparameterExplorer:
         self._axes: list[RunAxis] = []  # one per run, for the x-axis choice
         self._lock = threading.Lock()  # held while a run trains
         self._finished_at = -math.inf
+        self._message, self._colour = "", TEXT
 
         self.lr_slider = w.FloatLogSlider(value=lr, base=10, min=lo, max=hi, step=0.25, description="learning rate",
                                           readout_format=".2g", continuous_update=False)
@@ -182,9 +187,9 @@ class HyperparameterExplorer:
                                           description="x-axis")
         self.train_button = w.Button(description="Train", button_style="primary", icon="play")
         self.clear_button = w.Button(description="Clear runs", icon="trash")
-        # a fixed height: a long message scrolls inside the box instead of pushing the plot down
-        self.status = w.HTML(layout=w.Layout(height="3.6em", overflow="auto"))
-        self.image = w.Image(format="png")
+        # room for two lines, so a short message does not move the plot; a longer one grows the box (never clipped)
+        self.status = w.HTML(layout=w.Layout(min_height="3.6em"))
+        self.image = picture()
         # the runs on the plot, in words: readable without telling colours apart (and what a browser test reads)
         self.runs_list = w.HTML()
         for control in (self.lr_slider, self.batch_slider, self.epochs_slider, self.optimizer_dropdown,
@@ -200,7 +205,8 @@ class HyperparameterExplorer:
             self.status,
             self.image,
             self.runs_list,
-        ])
+        ], layout=w.Layout(overflow="auto"))
+        self.ui.add_class("optim-widget")
         n = len(self.data.train)
         self._say(f"{n:,} training and {len(self.data.val):,} validation samples of {self.data.name}, "
                   f"MLP with {hidden} hidden units, seed {seed}. Choose settings and press Train.")
@@ -216,7 +222,11 @@ class HyperparameterExplorer:
     def _on_train_click(self, _button=None) -> History | None:
         """The Train button's handler: ``train()``, unless the click was queued behind the last run."""
         if time.monotonic() - self._finished_at < QUEUED_CLICK_WINDOW_S:
-            return None  # the second click of a double-click, handled only now that the first run is done
+            # sent while the last run trained (a double-click), handled only now: ignored, with a word
+            message, colour = self._message, self._colour  # the last run's result stays, the note follows it
+            self._say(f"{message} <i>{IGNORED_CLICK.format(window=QUEUED_CLICK_WINDOW_S)}</i>", colour)
+            self._message = message  # a third click does not repeat the note
+            return None
         return self.train()
 
     def train(self, _button=None) -> History | None:
@@ -224,11 +234,11 @@ class HyperparameterExplorer:
         already in progress (the call is ignored) or the run could not start (the status says why)."""
         if not self._lock.acquire(blocking=False):
             return None
-        self.train_button.disabled = self.clear_button.disabled = True
+        # the buttons stay enabled: a disabled button drops the keyboard focus (and would stay disabled for good if
+        # the kernel restarted mid-run); clicks during the run are queued by the kernel and ignored when they come
         try:
             return self._train()
         finally:
-            self.train_button.disabled = self.clear_button.disabled = False
             self._finished_at = time.monotonic()
             self._lock.release()
 
@@ -246,8 +256,7 @@ class HyperparameterExplorer:
             try:
                 with plot:
                     history = run_experiment(self.data, **settings, seed=self.seed, hidden=self.hidden,
-                                             device=self.device, log=plot.log, label=label, threads=self.threads,
-                                             on_interrupt="return")
+                                             device=self.device, log=plot.log, label=label, threads=self.threads)
             except KeyboardInterrupt as err:  # Stop pressed outside fit's loop: keep what the plot received
                 history = getattr(err, "history", None)
                 if history is None:
@@ -258,14 +267,14 @@ class HyperparameterExplorer:
                 axis.set_clock(history)
             if history.interrupted:
                 self._say(f"<b>{html.escape(label)}</b>: stopped after {len(history.step_loss)} step(s); "
-                          f"the run so far is kept. {html.escape(history.summary())}", colour="darkorange")
+                          f"the run so far is kept. {html.escape(history.summary())}", colour=WARN)
             elif history.diverged:
-                self._say(f"<b>{html.escape(label)}</b>: {html.escape(history.message)}{note}", colour="firebrick")
+                self._say(f"<b>{html.escape(label)}</b>: {html.escape(history.message)}{note}", colour=ERROR)
             else:
                 self._say(f"<b>{html.escape(label)}</b>: {html.escape(history.summary())}.{note}")
             return history
         except Exception as err:  # shown in the widget: a traceback inside an Output area helps no one
-            self._say(f"Could not train: {type(err).__name__}: {html.escape(str(err))}", colour="firebrick")
+            self._say(f"Could not train: {type(err).__name__}: {html.escape(str(err))}", colour=ERROR)
             return None
 
     def clear(self, _button=None) -> None:
@@ -279,7 +288,7 @@ class HyperparameterExplorer:
             self._new_plot().close()
             self._say("All runs cleared.")
         except Exception as err:
-            self._say(f"Could not clear: {type(err).__name__}: {html.escape(str(err))}", colour="firebrick")
+            self._say(f"Could not clear: {type(err).__name__}: {html.escape(str(err))}", colour=ERROR)
 
     def _on_x_axis(self, _change=None) -> None:
         """Redraw the finished runs against the x-axis chosen in the dropdown (a running run follows it)."""
@@ -288,7 +297,7 @@ class HyperparameterExplorer:
         try:
             self._new_plot().close()
         except Exception as err:
-            self._say(f"Could not redraw: {type(err).__name__}: {html.escape(str(err))}", colour="firebrick")
+            self._say(f"Could not redraw: {type(err).__name__}: {html.escape(str(err))}", colour=ERROR)
 
     # ------------------------------------------------------------------------------------------- helpers
     def _keep(self, history: History, axis: RunAxis) -> None:
@@ -312,8 +321,9 @@ class HyperparameterExplorer:
                                  x_axis=lambda: self.x_axis_dropdown.value, axis=axis)
         return self.plot
 
-    def _say(self, text: str, colour: str = "black") -> None:
-        self.status.value = f'<span style="color:{colour}">{text}</span>'
+    def _say(self, text: str, colour: str = TEXT) -> None:
+        self._message, self._colour = text, colour
+        self.status.value = status_html(text, colour)
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)
