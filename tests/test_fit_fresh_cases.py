@@ -70,3 +70,63 @@ def test_c06_c07_a_scheduler_fit_cannot_drive_is_refused_before_the_first_step(d
         fit(model, loaders[0], epochs=1, optimizer=optimizer, scheduler=make(optimizer), scheduler_interval="step")
     assert caught.value.history.step_loss == []
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("optimizer", [None, torch.optim.SGD, 0.1])
+def test_c02_an_optimizer_of_the_wrong_kind_is_named(digits, loaders, optimizer):
+    with pytest.raises(ValueError, match="optimizer must be a name") as caught:
+        fit(_model(digits), loaders[0], epochs=1, optimizer=optimizer)
+    assert caught.value.history.step_loss == []
+
+
+def test_c03_c04_a_value_that_is_not_a_loader_is_refused_before_training(digits, loaders):
+    model = _model(digits)
+    with pytest.raises(ValueError, match="val_loader must be a loader"):
+        fit(model, loaders[0], 3, optimizer="sgd", lr=0.1)  # 3 meant as epochs, taken as val_loader
+    with pytest.raises(ValueError, match="train_loader must be a loader"):
+        fit(model, loaders[0].dataset, epochs=1, optimizer="sgd", lr=0.1)  # the dataset, not a loader
+
+
+def test_c08_c09_accuracy_of_a_binary_logit_and_of_column_labels(digits):
+    torch.manual_seed(0)
+    x = torch.randn(256, 4)
+    y = (torch.rand(256) < 0.5).float()
+    model = torch.nn.Linear(4, 1)
+    binary = TensorLoader(TensorDataset(x, y[:, None]), 64)  # BCE: labels as a column N x 1
+    h = fit(model, binary, binary, epochs=1, optimizer="sgd", lr=1e-6,
+            loss_fn=torch.nn.BCEWithLogitsLoss())
+    with torch.no_grad():
+        truth = ((model(x)[:, 0] > 0).float() == y).float().mean().item()
+    assert h.val_acc[-1] == pytest.approx(truth)  # not 100 % from the argmax of one column
+    assert 0.2 < h.val_acc[-1] < 0.8  # random labels: about half
+
+
+def test_c17_resuming_with_a_validation_loader_added_or_removed_is_refused(digits, loaders, tmp_path):
+    path = tmp_path / "run.pt"
+    fit(_model(digits), loaders[0], loaders[1], epochs=1, optimizer="sgd", lr=0.1, checkpoint=path)
+    with pytest.raises(Exception, match="best_by") as caught:
+        fit(_model(digits), loaders[0], epochs=2, optimizer="sgd", lr=0.1, checkpoint=path)
+    assert str(path) in str(caught.value)
+
+
+def test_c19_a_refused_run_file_leaves_the_model_and_optimizer_as_they_were(digits, loaders, tmp_path):
+    from utils.checkpoints import CheckpointError
+    path = tmp_path / "run.pt"
+    fit(_model(digits), loaders[0], epochs=1, optimizer="sgd", lr=0.1, checkpoint=path)
+    state = torch.load(path, weights_only=True)
+    del state["run"]["history"]["step_loss"]  # a broken history: the file is refused
+    torch.save(state, path)
+    model = _model(digits)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(CheckpointError, match="run.pt"):
+        fit(model, loaders[0], epochs=2, optimizer="sgd", lr=0.1, checkpoint=path)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_c29_a_study_that_maximizes_is_refused(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from utils import tuning
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(storage=tuning.open_storage(storage), study_name="s", direction="maximize")
+    with pytest.raises(ValueError, match="maximizes"):
+        tuning.open_study(storage, "s")

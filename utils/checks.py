@@ -97,3 +97,13 @@ def check_scheduler(scheduler: Any, optimizer: Any, interval: str) -> None:
     if interval == "step" and type(scheduler).__name__ == "ReduceLROnPlateau":
         raise ValueError("scheduler ReduceLROnPlateau needs the epoch's validation loss: use "
                          "scheduler_interval='epoch' with it, not 'step'")
+
+
+def check_loader(loader: Any, name: str) -> bool:
+    """``fit``'s loaders: something that yields batches ``(inputs, labels)``, with at least one batch."""
+    if isinstance(loader, (str, bytes)) or not hasattr(loader, "__iter__") or type(loader).__name__.endswith("Dataset"):
+        raise ValueError(f"{name} must be a loader that yields batches (inputs, labels), e.g. "
+                         f"DataLoader(dataset, batch_size=64) or utils.TensorLoader(dataset, 64); got {type(loader).__name__}")
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError(f"{name} is empty (0 batches): fit needs at least one sample")
+    return True

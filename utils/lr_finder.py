@@ -24,9 +24,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .checks import finite_number, integer
+from . import training
+from .checks import finite_number, integer, one_of
 from .device import pick_device, to_device
-from .training import check_lr, check_on_interrupt, check_optimizer_matches, make_optimizer
+from .training import check_lr, check_optimizer_matches, make_optimizer
 
 
 @dataclass
@@ -118,6 +119,12 @@ def _batches(loader: Iterable):
         if empty:
             raise ValueError("the loader yields no batches")
 
+
+
+def check_on_interrupt(on_interrupt: str) -> str:
+    """``"return"`` or ``"raise"``; ``"auto"`` is ``"return"`` in a Jupyter notebook, else ``"raise"``."""
+    one_of(on_interrupt, "on_interrupt", ("auto", "return", "raise"))
+    return ("return" if training.in_notebook() else "raise") if on_interrupt == "auto" else on_interrupt
 
 def lr_find(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer | str = "sgd", *,
             loss_fn: nn.Module | None = None, start_lr: float = 1e-6, end_lr: float = 10.0, num_steps: int = 100,

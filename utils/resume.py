@@ -16,6 +16,7 @@ since this run's last write, the next write is refused.
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import random
@@ -62,7 +63,7 @@ def _loader_generator(loader) -> torch.Generator | None:
     return None
 
 
-def settings_of(model, optimizer, scheduler, train_loader, scheduler_interval: str) -> dict:
+def settings_of(model, optimizer, scheduler, train_loader, scheduler_interval: str, monitor: str) -> dict:
     """What makes a run this run: resuming under other settings is refused."""
     groups = [{k: plain_value(v.item() if isinstance(v, torch.Tensor) else v, k) for k, v in group.items()
                if k != "params" and (v is None or isinstance(v, (bool, int, float, str, tuple, torch.Tensor)))}
@@ -74,7 +75,8 @@ def settings_of(model, optimizer, scheduler, train_loader, scheduler_interval: s
             "scheduler_interval": scheduler_interval if scheduler is not None else None,
             "batch_size": getattr(train_loader, "batch_size", None),
             "train_samples": len(dataset) if hasattr(dataset, "__len__") else None,
-            "steps_per_epoch": len(train_loader) if hasattr(train_loader, "__len__") else None}
+            "steps_per_epoch": len(train_loader) if hasattr(train_loader, "__len__") else None,
+            "best_by": monitor}  # val_loss with a validation loader, train_loss without
 
 
 def differences(saved, now, name: str = "") -> list[str]:
@@ -101,13 +103,14 @@ def _stamp(path: Path):
 class RunFile:
     """``fit``'s ``checkpoint``: checked before the first step, read if it exists, rewritten after every epoch."""
 
-    def __init__(self, path: str | os.PathLike, model, optimizer, scheduler, train_loader, scheduler_interval: str):
+    def __init__(self, path: str | os.PathLike, model, optimizer, scheduler, train_loader, scheduler_interval: str,
+                 monitor: str = "val_loss"):
         if not isinstance(path, (str, os.PathLike)):
             raise ValueError(f"checkpoint must be a file path (a str or pathlib.Path), got {path!r}")
         self.path = Path(path)
         check_writable(self.path, "checkpoint")
         self.objects = model, optimizer, scheduler, train_loader
-        self.settings = settings_of(model, optimizer, scheduler, train_loader, scheduler_interval)
+        self.settings = settings_of(model, optimizer, scheduler, train_loader, scheduler_interval, monitor)
         self.saved, self.stamp = None, _stamp(self.path)  # None: no file yet, and none may appear but ours
         if self.path.exists():
             state = read_checkpoint_file(self.path)
@@ -129,6 +132,7 @@ class RunFile:
         if self.saved is None:
             return 0
         model, optimizer, scheduler, train_loader = self.objects
+        before = [(o, copy.deepcopy(o.state_dict())) for o in (model, optimizer, scheduler) if o is not None]
         try:
             run = self.saved["run"]
             model.load_state_dict(run["model"])
@@ -143,6 +147,8 @@ class RunFile:
                                                                  self.saved["model"].items()}
             epoch = int(run["epoch"])
         except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as err:
+            for o, state in before:  # a refused file leaves the caller's objects as they were
+                o.load_state_dict(state)
             raise CheckpointError(f"the run in {self.path} does not fit this model, optimizer or scheduler "
                                   f"({type(err).__name__}: {err})") from err
         history.notes.append(f"continued the run in {self.path} after epoch {epoch}")

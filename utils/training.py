@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import resume
-from .checks import check_scheduler, finite_number, hooks_list, mean_loss, one_of, positive_int
+from .checks import check_loader, check_scheduler, finite_number, hooks_list, mean_loss, one_of, positive_int
 from .device import autocast_bf16, bf16_supported, pick_device, to_device
 from .events import EPOCH, EPOCH_EVENTS, TRAIN_BATCH_LOSS, Diverged, StopTraining
 
@@ -43,12 +43,6 @@ def in_notebook() -> bool:
         return False
     shell = get_ipython()
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
-
-
-def check_on_interrupt(on_interrupt: str) -> str:
-    """``"return"`` or ``"raise"``; ``"auto"`` is ``"return"`` in a Jupyter notebook, else ``"raise"``."""
-    one_of(on_interrupt, "on_interrupt", ("auto", "return", "raise"))
-    return ("return" if in_notebook() else "raise") if on_interrupt == "auto" else on_interrupt
 
 
 def check_lr(lr: float, argument: str = "lr") -> float:
@@ -95,6 +89,13 @@ def _no_batches(loader) -> ValueError:
                       "used up): there is nothing to average. Give a loader over a non-empty dataset.")
 
 
+def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Right answers in a batch: the largest logit, or for one output column a binary logit (> 0: class 1); labels
+    as class indices, one-hot or probabilities (their argmax), or a column of N x 1."""
+    guess = (logits[:, 0] > 0).long() if logits.ndim == 2 and logits.shape[1] == 1 else logits.argmax(dim=1)
+    return (guess == (y.argmax(dim=1) if y.ndim > 1 and y.shape[1] > 1 else y.reshape(len(y)).long())).sum()
+
+
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     device: torch.device, *, on_step: Callable[[torch.Tensor], object] | None = None,
                     amp: bool = False, scheduler=None) -> EpochResult:
@@ -119,7 +120,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.detach().float() * len(y)  # .detach(): keep the number, not the graph
-        correct += (logits.argmax(dim=1) == (y.argmax(dim=1) if y.ndim > 1 else y)).sum()  # one-hot: argmax
+        correct += _correct(logits.detach(), y)
         seen += len(y)
         if on_step is not None and on_step(loss.detach()):
             break
@@ -144,7 +145,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: torc
                     logits = model(x)
                     loss = loss_fn(logits, y)
                 total_loss += loss.float() * len(y)
-                correct += (logits.argmax(dim=1) == (y.argmax(dim=1) if y.ndim > 1 else y)).sum()  # one-hot: argmax
+                correct += _correct(logits, y)
                 seen += len(y)
     finally:
         model.train(was_training)
@@ -248,9 +249,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         history.device = str(device)
         epochs = positive_int(epochs, "epochs")
         one_of(scheduler_interval, "scheduler_interval", ("epoch", "step"))
-        for loader, name in ((train_loader, "train_loader"), (val_loader, "val_loader")):
-            if loader is not None and hasattr(loader, "__len__") and len(loader) == 0:
-                raise ValueError(f"{name} is empty (0 batches): fit needs at least one sample")
+        check_loader(train_loader, "train_loader"), val_loader is None or check_loader(val_loader, "val_loader")
         optimizer = _prepare_optimizer(model, optimizer, lr)
         check_scheduler(scheduler, optimizer, scheduler_interval)
         loss_fn, hooks = mean_loss(loss_fn) or nn.CrossEntropyLoss(), hooks_list(log)
@@ -258,7 +257,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             amp = False
             history.notes.append(f"amp=True needs native bfloat16 (utils.bf16_supported): float32 on {device}")
             warnings.warn(history.notes[-1], stacklevel=2)
-        run = resume.RunFile(checkpoint, model, optimizer, scheduler, train_loader, scheduler_interval) \
+        run = resume.RunFile(checkpoint, model, optimizer, scheduler, train_loader, scheduler_interval, history.monitor) \
             if checkpoint is not None else None
         model.to(device)  # only once the arguments are accepted: a refused call leaves the model where it was
         first_epoch = 1 + (run.restore(history, best, device) if run is not None else 0)
@@ -334,6 +333,9 @@ def _prepare_optimizer(model: nn.Module, optimizer, lr):
         if lr is None:
             raise ValueError(f"lr is required when optimizer is given by name ({optimizer!r}), e.g. lr=0.1")
         return make_optimizer(optimizer, model.parameters(), lr)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a name ({', '.join(OPTIMIZERS)}) or a torch.optim optimizer built on "
+                         f"the model's parameters, e.g. torch.optim.SGD(model.parameters(), lr=0.1); got {optimizer!r}")
     if lr is not None:
         raise ValueError("give lr either to the optimizer you built or to fit(optimizer='name', lr=...), not both")
     for i, group in enumerate(optimizer.param_groups):

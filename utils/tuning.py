@@ -280,6 +280,9 @@ def open_study(storage: str, study_name: str, *, sampler_seed: int | None = 0):
         sampler=optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=5),
         pruner=optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
     )
+    if study.direction != optuna.study.StudyDirection.MINIMIZE:
+        raise ValueError(f"study {study_name!r} in {storage} maximizes its objective; this series minimizes the "
+                         "validation loss: give another study_name")
     fail_dead_trials(study)
     return study
 
