@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import signal
 import sys
 import threading
@@ -346,6 +347,11 @@ def _suggest_hundredth(lrs, smoothed):
     return lrs[int(np.argmin(values))] / 100
 
 
+def _suggest_right(lrs, smoothed):
+    values = np.where(np.isfinite(smoothed), smoothed, np.inf)
+    return lrs[int(np.argmin(values))] / 10
+
+
 def _suggest_steepest(lrs, smoothed):  # the steepest descent instead of the minimum
     values = np.asarray(smoothed, dtype=float)
     return lrs[int(np.nanargmin(np.diff(values)))]
@@ -389,6 +395,8 @@ def _per_class(kind):
             return c.diagonal() / c.sum(dim=1, keepdim=True)
         if kind == "overall":
             return c.diagonal().sum() / c.sum()
+        if kind == "three":  # right, but only for the first three classes
+            return torch.stack([c[i, i] / c[i].sum() for i in range(3)])
         if kind == "f1":
             precision, recall = c.diagonal() / c.sum(dim=0), c.diagonal() / c.sum(dim=1)
             return 2 * precision * recall / (precision + recall)
@@ -477,7 +485,8 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
                    ("the right number as text", lambda: "-2.4")],
     ("03", "q2"): [("one backward call", lambda: 8.0), ("the value of y", lambda: 15.0), ("zero", lambda: 0.0),
                    ("two values of y", lambda: 30.0), ("three calls", lambda: 24.0),
-                   ("one call, as a tensor", lambda: torch.tensor(8.0)), ("16 as text", lambda: "16")],
+                   ("one call, as a tensor", lambda: torch.tensor(8.0)), ("16 as text", lambda: "16"),
+                   ("'None' as text: print(x.grad) shows None (r2 objection 17)", lambda: "None")],
     ("03", "q3"): [
         ("sigmoid applied again", lambda: (lambda s: (1 / (1 + math.exp(-s))) * (1 - 1 / (1 + math.exp(-s))))),
         ("s (1 + s)", lambda: (lambda s: s * (1 + s))), ("1 - s", lambda: (lambda s: 1 - s)),
@@ -487,7 +496,8 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
     ],
     ("03b", "q1"): [("Xavier's sqrt(1/512)", lambda: math.sqrt(1 / 512)), ("the variance 2/512", lambda: 2 / 512),
                     ("sqrt(1/1024)", lambda: math.sqrt(1 / 1024)), ("1/512", lambda: 1 / 512),
-                    ("sqrt(2)", lambda: math.sqrt(2)), ("sigma squared", lambda: 0.0625**2)],
+                    ("sqrt(2)", lambda: math.sqrt(2)), ("sigma squared", lambda: 0.0625**2),
+                    ("0.06, rounded too far (r2 objection 16)", lambda: 0.06)],
     ("03b", "q2"): [
         ("Xavier instead of Kaiming", lambda: EXERCISES[("03b", "q2")].typical_mistake()),
         ("kaiming_normal_ on the model itself (r2 objection 14)", lambda: (lambda m: nn.init.kaiming_normal_(m.weight))),
@@ -546,7 +556,9 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
                    ("unchanged", lambda: 0.05), ("times 512", lambda: 0.05 * 512), ("times 16", lambda: 0.8),
                    ("64/512", lambda: 0.05 * 64 / 512)],
     ("05", "q2"): [("128 (4x)", lambda: 128), ("8", lambda: 8), ("256", lambda: 256), ("1024", lambda: 1024),
-                   ("2048", lambda: 2048), ("511", lambda: 511)],
+                   ("2048", lambda: 2048), ("511", lambda: 511),
+                   ("512.4, not a whole number (fresh review 05 #7)", lambda: 512.4),
+                   ("511.6, not a whole number (fresh review 05 #7)", lambda: 511.6)],
     ("05", "q3"): [
         ("argmin without a tenth, NaN wins", lambda: EXERCISES[("05", "q3")].typical_mistake()),
         ("the point before the minimum (r4 objection 6)", lambda: _suggest_point_before),
@@ -554,6 +566,7 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("the minimum itself", lambda: _suggest_no_tenth),
         ("a hundredth", lambda: _suggest_hundredth),
         ("the steepest descent", lambda: _suggest_steepest),
+        ("the right learning rate as text (fresh review 05 #8)", lambda: lambda lrs, s: str(_suggest_right(lrs, s))),
     ],
     ("05b", "q1"): [("64", lambda: 64), ("64 / 3", lambda: 64 / 3), ("3", lambda: 3), ("8", lambda: 8),
                     ("16", lambda: 16), ("4.5", lambda: 4.5)],
@@ -564,7 +577,10 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
                    ("percentages", lambda: _per_class("percent")), ("counts", lambda: _per_class("counts")),
                    ("divided by all samples", lambda: _per_class("total")),
                    ("keepdim broadcast (3x3)", lambda: _per_class("keepdim")),
-                   ("the overall accuracy", lambda: _per_class("overall")), ("F1 per class", lambda: _per_class("f1"))],
+                   ("the overall accuracy", lambda: _per_class("overall")), ("F1 per class", lambda: _per_class("f1")),
+                   ("hard-coded for the 3x3 test matrix (fresh review 06 #7)",
+                    lambda: lambda c: torch.tensor([50 / 55, 30 / 40, 10 / 20])),
+                   ("three classes built in (fresh review 06 #7)", lambda: _per_class("three"))],
     ("06", "q2"): [
         ("left in training mode", lambda: _restore(evaluate=False)),
         ("torch.load(..., weights_only=False)", lambda: _restore(load="unsafe")),
@@ -574,7 +590,8 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("returns the state dict", lambda: _restore(return_state=True)),
     ],
     ("06", "q3"): [("780 (floor)", lambda: 780), ("5 (per epoch)", lambda: 5), ("157 (one epoch)", lambda: 157),
-                   ("781.25", lambda: 5 * 20_000 / 128), ("786", lambda: 786), ("784", lambda: 784)],
+                   ("781.25", lambda: 5 * 20_000 / 128), ("786", lambda: 786), ("784", lambda: 784),
+                   ("'785' as text (fresh review 06 #8)", lambda: "785")],
     ("07", "q1"): [
         ("summed loss over N (typical)", lambda: EXERCISES[("07", "q1")].typical_mistake()),
         ("the mean per shard", lambda: _rank_loss("mean")),
@@ -589,7 +606,7 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
                    ("contiguous block", lambda: [6, 7, 8])],
     ("07", "q3"): [("0.2 (unchanged)", lambda: 0.2), ("0.8 (times the processes)", lambda: 0.8),
                    ("square-root rule", lambda: 0.2 * math.sqrt(2)), ("halved", lambda: 0.1),
-                   ("0.05", lambda: 0.05), ("1.6", lambda: 1.6)],
+                   ("0.05", lambda: 0.05), ("1.6", lambda: 1.6), ("'0.4' as text (fresh review 06/07 #8)", lambda: "0.4")],
 }
 
 ALSO_RIGHT = {  # right answers in another form, which the checker must accept too
@@ -766,3 +783,32 @@ def test_time_spent_importing_does_not_count(tmp_path, monkeypatch):
     result = _a_numeric_exercise().check(answer, time_limit=0.5)
     assert result.correct, result
     sys.modules.pop("slow_module_for_the_check", None)
+
+
+# ----------------------------------------------------------------------------------------------- hints
+def _code_lines(solution_code):
+    """The solution's lines of code that say something: no blank lines, comments, imports or ``answer = name``."""
+    lines = []
+    for line in solution_code.splitlines():
+        code = line.split("#")[0].strip()
+        if code and not code.startswith(("import ", "from ")) and not re.fullmatch(r"answer\s*=\s*\w+", code):
+            lines.append(code.removeprefix("answer =").strip())
+    return lines
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES), ids=[f"{nb}-{q}" for nb, q in sorted(EXERCISES)])
+def test_the_hint_does_not_give_the_solution_away(key):
+    """r2 objection 15: ``hint()`` printed the whole solution. A hint may name a function or quote one line, but
+    it never holds the solution's answer expression or more than half of the solution's lines of code (compared
+    without spaces)."""
+    exercise = EXERCISES[key]
+    hint = re.sub(r"\s+", "", exercise.hint_text)
+    lines = _code_lines(exercise.solution_code)
+    quoted = [line for line in lines if re.sub(r"\s+", "", line) in hint]
+    assert lines, f"{key}: the solution has no code to compare with"
+    answer = re.findall(r"^answer\s*=\s*(.+?)\s*(?:#.*)?$", exercise.solution_code, flags=re.MULTILINE)
+    given = [expression for expression in answer if not re.fullmatch(r"\w+", expression)
+             and re.sub(r"\s+", "", expression) in hint]
+    assert not given, f"{key}: the hint holds the answer itself: {given}"
+    assert 2 * len(quoted) <= len(lines), f"{key}: the hint quotes {len(quoted)} of the solution's {len(lines)} " \
+                                          f"lines: {quoted}"

@@ -48,3 +48,23 @@ def test_03b_q2_checks_mean_and_distribution_not_only_the_std():
     signs = q2.check(_init_with(lambda m: m.weight.data.copy_(torch.randn_like(m.weight).sign() * std(m))))
     assert not signs.correct and "normal" in signs.message
     assert q2.check(_init_with(lambda m: nn.init.normal_(m.weight, std=std(m)))).correct
+
+
+def test_03b_q1_a_rounded_sigma_is_told_to_give_more_digits():
+    """r2-16: 0.06 is within 5% of sqrt(2/512) = 0.0625 but rounded too far; it gets the "close" message."""
+    q1 = exercises_for("03b").q1
+    for rounded in (0.06, 0.065, torch.tensor(0.061)):
+        result = q1.check(rounded)
+        assert result.status == "incorrect", (rounded, result)
+        assert result.message.startswith("close:") and "three significant digits" in result.message, result
+    assert q1.check(0.0625).correct and q1.check(0.063).correct  # within 1%: enough digits
+
+
+def test_03_q2_none_is_a_prediction_and_a_wrong_one():
+    """r2-17: predicting that x.grad prints None (as None or as the text "None") is judged, not "not attempted"."""
+    q2 = exercises_for("03").q2
+    for answer in (None, "None", " None "):
+        result = q2.check(answer)
+        assert result.status == "incorrect", (answer, result)
+        assert "x.grad is None only until the first backward()" in result.message, (answer, result)
+    assert q2.check(...).status == "not attempted"

@@ -109,6 +109,19 @@ def test_a_labelled_live_plot_has_one_legend():
     assert len(legends) == 1 and "adamw_onecycle" in [t.get_text() for t in legends[0].get_texts()]
 
 
+def test_the_legend_lists_only_the_marks_that_are_drawn():
+    # notebook 00's loop logs step losses and the validation loss, no epoch means: no square in the legend
+    plot = LivePlot(display=False)
+    for step, loss in enumerate((2.0, 1.5, 1.2), 1):
+        plot.log("train/batch_loss", loss, step)
+    plot.log("val/loss", 1.3, 3)
+    texts = [t.get_text() for t in plot.render().axes[0].get_legend().get_texts()]
+    assert plotting.TRAIN_EPOCH_LABEL not in texts and plotting.VAL_LABEL in texts
+    plot.log("train/loss", 1.5, 3)
+    texts = [t.get_text() for t in plot.render().axes[0].get_legend().get_texts()]
+    assert plotting.TRAIN_EPOCH_LABEL in texts
+
+
 def test_smooth():
     assert np.allclose(smooth([2.0, 2.0, 2.0]), 2.0)  # bias-corrected: a constant stays constant
     out = smooth([0.0, 10.0], weight=0.5)

@@ -90,19 +90,22 @@ def draw_run(ax, steps: Sequence[float], losses: Sequence[float], val_steps: Seq
     return Line2D([], [], color=color, linestyle=linestyle, alpha=alpha, linewidth=1.6, label=label)
 
 
-def add_legend(ax, runs: Sequence[tuple[Line2D, str]] = (), *, outside: bool = False, loc: str = "best") -> None:
+def add_legend(ax, runs: Sequence[tuple[Line2D, str]] = (), *, outside: bool = False, loc: str = "best",
+               epoch_means: bool = True) -> None:
     """What the marks mean (the same for every run) and, when the runs have labels, which run is which.
 
     ``runs`` holds ``(handle, label)`` pairs, e.g. what ``draw_run`` returned. Inside the axes it is one
     legend (``ax.get_legend()``): the labelled runs first, then the marks (two boxes at one spot would hide
     each other). ``outside`` puts the run legend to the right of the figure and the marks' meaning beneath it
-    (figure legends; a constrained layout makes room for them).
+    (figure legends; a constrained layout makes room for them). ``epoch_means=False``: no epoch means were
+    drawn (a live plot fed only step losses), so their mark is left out.
     """
     grey = "0.35"
     marks = [Line2D([], [], color=grey, alpha=0.45, linewidth=1.0, label=TRAIN_STEPS_LABEL),
              Line2D([], [], color=grey, marker="s", markersize=4.5, linewidth=1.6, label=TRAIN_EPOCH_LABEL),
              Line2D([], [], color=grey, marker="o", markersize=5, markerfacecolor="white", linewidth=1.6,
                     label=VAL_LABEL)]
+    marks = marks if epoch_means else [marks[0], marks[2]]
     labelled = [(handle, label) for handle, label in runs if label]
     if outside:
         ax.figure.legend(handles=marks, fontsize=7, loc="outside lower center", ncols=3)
@@ -255,7 +258,8 @@ class LivePlot:
         if self.log_scale:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        add_legend(ax, runs, loc="upper right" if not self.background else "lower left")
+        add_legend(ax, runs, loc="upper right" if not self.background else "lower left",
+                   epoch_means=bool(self.epoch_losses) or any(run.train_loss for run in self.background))
         return self.figure
 
     def draw(self) -> None:

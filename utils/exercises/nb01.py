@@ -108,8 +108,9 @@ register("01", Exercise(
     question="Write train_step(model, x, y, loss_fn, optimizer): one optimizer step on the batch (x, y) that "
              "returns the batch loss as a Python float.",
     checker=_nb01_check_train_step,
-    hint_text="Five lines: forward (model(x)), loss (loss_fn(logits, y)), optimizer.zero_grad(), loss.backward(), "
-              "optimizer.step(); then return loss.item().",
+    hint_text="Section 2's five steps, in order: forward pass, loss, clear the gradients left by the previous step, "
+              "backward pass, update. Which of them belong to the optimizer, which to the loss? Then return the "
+              "loss as a plain Python number, not a tensor that keeps its graph.",
     explanation="Forward, loss, zero the old gradients, backward, step: the five lines of section 2. The loss is "
                 "returned with .item(), a Python float, so the caller keeps no tensor and no graph.",
     solution_code="def train_step(model, x, y, loss_fn, optimizer):\n"

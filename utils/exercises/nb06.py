@@ -10,6 +10,14 @@ from .core import Exercise, Incorrect, as_number, expect_close, register
 _NB06_CONFUSION = [[50, 3, 2], [10, 30, 0], [5, 5, 10]]  # rows: true class, columns: predicted class
 
 
+def _nb06_second_confusion():
+    """A second test matrix, 5x5, drawn from a seeded generator: an answer fitted to the 3x3 one fails here."""
+    import torch
+
+    counts = torch.randint(0, 8, (5, 5), generator=torch.Generator().manual_seed(606))
+    return counts + torch.diag(torch.randint(10, 40, (5,), generator=torch.Generator().manual_seed(607)))
+
+
 def _nb06_per_class_accuracy_mistake(confusion):
     """Typical mistake for 06 q1: dividing by the column sums, which gives precision, not per-class accuracy."""
     import torch
@@ -18,27 +26,40 @@ def _nb06_per_class_accuracy_mistake(confusion):
     return confusion.diagonal() / confusion.sum(dim=0)
 
 
+def _nb06_per_class_answer(answer, confusion):
+    """The answer's result on ``confusion`` (a count tensor), flattened to float64; Incorrect when unusable."""
+    import torch
+
+    size = len(confusion)
+    try:
+        got = answer(confusion.clone())
+    except Exception as err:
+        raise Incorrect(f"on a {size}x{size} confusion matrix your function raised {type(err).__name__}: {err}") from None
+    try:
+        got = torch.as_tensor(got, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        raise Incorrect(f"return one number per class (a tensor, list or array), got {type(got).__name__}") from None
+    if got.numel() != size:
+        raise Incorrect(f"return one accuracy per class: {size} numbers for a {size}x{size} matrix, got {got.numel()}.")
+    return got
+
+
 def _nb06_check_per_class_accuracy(answer: Any) -> None:
     import torch
 
     if not callable(answer):
         raise Incorrect("pass the function itself (`answer = per_class_accuracy`), not the result of calling it.")
     confusion = torch.tensor(_NB06_CONFUSION)
-    try:
-        got = answer(confusion.clone())
-    except Exception as err:
-        raise Incorrect(f"on the matrix {_NB06_CONFUSION} your function raised {type(err).__name__}: {err}") from None
-    try:
-        got = torch.as_tensor(got, dtype=torch.float64).flatten()
-    except (TypeError, ValueError, RuntimeError):
-        raise Incorrect(f"return one number per class (a tensor, list or array), got {type(got).__name__}") from None
-    if got.numel() != len(_NB06_CONFUSION):
-        raise Incorrect(f"return one accuracy per class: {len(_NB06_CONFUSION)} numbers for a "
-                        f"{len(_NB06_CONFUSION)}x{len(_NB06_CONFUSION)} matrix, got {got.numel()}.")
+    got = _nb06_per_class_answer(answer, confusion)
     c = confusion.double()
     expected = c.diagonal() / c.sum(dim=1)
     if torch.allclose(got, expected, atol=1e-6):
-        return
+        second = _nb06_second_confusion()
+        got = _nb06_per_class_answer(answer, second)
+        if torch.allclose(got, second.diagonal().double() / second.sum(dim=1).double(), atol=1e-6):
+            return
+        raise Incorrect("right for a 3x3 matrix, wrong for a 5x5 one: does your function assume 3 classes, or "
+                        "fixed numbers? Compute from the matrix it is given.")
     if torch.allclose(got, c.diagonal() / c.sum(dim=0), atol=1e-6):
         raise Incorrect("you divided by the column sums: that is the precision of each class (of the samples "
                         "*predicted* as class c, how many are c). Rows are the true classes: divide by the row sums.")
@@ -49,8 +70,8 @@ def _nb06_check_per_class_accuracy(answer: Any) -> None:
     if torch.allclose(got, c.diagonal() / c.sum()):
         raise Incorrect("you divided by the number of all samples: these add up to the overall accuracy. Divide "
                         "each class's correct count by the number of samples of that class (its row).")
-    raise Incorrect(f"for the matrix {_NB06_CONFUSION} (rows: true class) your function returned "
-                    f"{[round(v, 4) for v in got.tolist()]}.")
+    raise Incorrect(f"for a 3x3 confusion matrix your function returned {[round(v, 4) for v in got.tolist()]}, "
+                    "not each row's diagonal entry divided by that row's total (rows are the true classes).")
 
 
 register("06", Exercise(

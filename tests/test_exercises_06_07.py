@@ -1,0 +1,32 @@
+"""Notebooks 06 and 07's checkers: the wrong verdicts a fresh reading found (review of 2026-12-04, 0607-7, 0607-8)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from utils.exercises import exercises_for
+
+
+def test_06_q1_rejects_an_answer_hard_coded_for_the_3x3_matrix():
+    """0607-7: the numbers of the 3x3 test matrix, returned whatever the input, are right there and wrong on the
+    checker's second (seeded 5x5) matrix."""
+    q1 = exercises_for("06").q1
+    hard_coded = q1.check(lambda c: torch.tensor([50 / 55, 30 / 40, 10 / 20]))
+    assert hard_coded.status == "incorrect" and "5x5" in hard_coded.message, hard_coded
+
+    def three_classes(c):
+        c = torch.as_tensor(c, dtype=torch.float64)
+        return torch.stack([c[i, i] / c[i].sum() for i in range(3)])
+
+    assert "5x5" in q1.check(three_classes).message
+    assert q1.check(lambda c: c.double().diagonal() / c.double().sum(dim=1)).correct
+
+
+@pytest.mark.parametrize("notebook,right", [("06", "785"), ("07", "0.4")])
+def test_a_right_number_given_as_text_is_rejected(notebook, right):
+    """0607-8: "785" (06 q3) and "0.4" (07 q3) as text are wrong answers: the number, without quotes."""
+    q3 = exercises_for(notebook).q3
+    result = q3.check(right)
+    assert result.status == "incorrect" and "without quotes" in result.message, result
+    assert q3.check(float(right)).correct
