@@ -96,7 +96,7 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
     from nbclient import NotebookClient
 
     path = Path(notebook)
-    log = Path(log_dir) / f"{run['name'].replace(':', '_').replace('+', '_')}__{path.stem}.jsonl"
+    log = Path(log_dir).resolve() / f"{run['name'].replace(':', '_').replace('+', '_')}__{path.stem}.jsonl"
     log.unlink(missing_ok=True)  # a rerun replaces the claims of the run before it
     env = {k: v for k, v in os.environ.items() if k not in RUN_VARS}
     env.update(run["env"])
@@ -280,7 +280,7 @@ def main(argv=None) -> int:
             data_dirs["standin"] = str(Path(tmp) / "standin")
             print("writing the full-size stand-in ...", flush=True)
             write_fake_fashion_mnist(data_dirs["standin"])
-        log_dir = args.log_dir or Path(tmp) / "logs"
+        log_dir = (args.log_dir or Path(tmp) / "logs").resolve()  # the kernels run in notebooks/: no relative path
         log_dir.mkdir(parents=True, exist_ok=True)
         # the stand-in runs (the slowest) first, so that they do not end up alone at the tail
         tasks = [(run, str(nb)) for run in sorted(runs, key=lambda r: r["data"] != "standin") for nb in notebooks]

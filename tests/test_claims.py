@@ -188,3 +188,21 @@ def test_the_error_line_is_the_last_line_naming_an_error_else_the_last_that_is_n
     assert robustness.error_line("x\nutils.claims.ClaimFailed: loss fell\n-----") == "utils.claims.ClaimFailed: loss fell"
     assert robustness.error_line("some output\n=======\n") == "some output"
     assert robustness.error_line("") == ""
+
+
+@pytest.mark.slow
+def test_a_relative_log_dir_still_receives_the_claims(tmp_path, monkeypatch):
+    # the kernel runs in the notebook's folder: a --log-dir relative to where the run started must still work
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('import utils\nutils.claim("one is less than two", 1, "<", 2)')])
+    nbformat.write(nb, folder / "tiny.ipynb")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "logs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # run_one rewrites the environment of its process
+    run = {"name": "digits+0", "env": {}, "shift": 0, "data": "digits"}
+    status = robustness.run_one(run, str(folder / "tiny.ipynb"), {"digits": str(tmp_path / "data")}, "logs")
+    assert status["error"] == ""
+    lines = (tmp_path / "logs" / "digits_0__tiny.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["passed"] is True
