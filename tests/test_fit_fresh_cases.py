@@ -130,3 +130,12 @@ def test_c29_a_study_that_maximizes_is_refused(tmp_path):
     optuna.create_study(storage=tuning.open_storage(storage), study_name="s", direction="maximize")
     with pytest.raises(ValueError, match="maximizes"):
         tuning.open_study(storage, "s")
+
+
+@pytest.mark.parametrize("kwargs, named", [({"lr_range": (0, 1.0)}, "lr_range"), ({"lr_range": (0.1, 0.1)}, "lr_range"),
+                                           ({"weight_decay_range": (1e-3, -1)}, "weight_decay_range"),
+                                           ({"batch_sizes": []}, "batch_sizes"), ({"batch_sizes": [0, 32]}, "batch_sizes")])
+def test_c27_random_configs_names_a_range_it_cannot_draw_from(kwargs, named):
+    from utils import tuning
+    with pytest.raises(ValueError, match=named):
+        tuning.random_configs(4, **kwargs)

@@ -120,6 +120,11 @@ def random_configs(n: int, *, seed: int = 0, lr_range: tuple[float, float] = LR_
     """``n`` configurations drawn at random: learning rate and weight decay log-uniform in their ranges
     (every factor of 10 equally likely), batch size uniform among ``batch_sizes``."""
     positive_int(n, "n")
+    for name, (low, high) in (("lr_range", lr_range), ("weight_decay_range", weight_decay_range)):
+        if not (isinstance(low, (int, float)) and isinstance(high, (int, float)) and 0 < low < high < math.inf):
+            raise ValueError(f"{name} must be (low, high) with 0 < low < high, e.g. (1e-4, 1.0); got {(low, high)!r}")
+    if len(batch_sizes) == 0 or not all(isinstance(b, (int, np.integer)) and b >= 1 for b in batch_sizes):
+        raise ValueError(f"batch_sizes must be a non-empty list of integers >= 1, e.g. [32, 64]; got {batch_sizes!r}")
     rng = np.random.default_rng(seed)
 
     def log_uniform(low, high):
