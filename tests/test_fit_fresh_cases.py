@@ -139,3 +139,13 @@ def test_c27_random_configs_names_a_range_it_cannot_draw_from(kwargs, named):
     from utils import tuning
     with pytest.raises(ValueError, match=named):
         tuning.random_configs(4, **kwargs)
+
+
+def test_c28_another_programs_json_lines_file_is_not_taken_for_a_journal(tmp_path):
+    pytest.importorskip("optuna")
+    from utils import tuning
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": 2.3}\n{"step": 2, "loss": 2.1}\n')
+    with pytest.raises(ValueError, match="metrics.jsonl, line 1"):
+        tuning.check_journal(str(path))
+    assert path.read_text().count("\n") == 2  # left as it was

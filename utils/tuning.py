@@ -241,7 +241,9 @@ def check_journal(path: str) -> None:
         lock.release()
     for number, line in enumerate(data[:keep].splitlines(), start=1):
         try:
-            json.loads(line.decode("utf-8"))
+            entry = json.loads(line.decode("utf-8"))
+            if not (isinstance(entry, dict) and "op_code" in entry):  # JSON, but another program's
+                raise ValueError("no op_code")
         except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise ValueError(f"journal {path}, line {number}, is not an Optuna journal entry ({err}); the study "
                              "cannot be read: restore the file from a copy, or give another storage") from None
