@@ -122,6 +122,17 @@ def test_the_legend_lists_only_the_marks_that_are_drawn():
     assert plotting.TRAIN_EPOCH_LABEL in texts
 
 
+def test_log_epoch_feeds_a_hand_written_loop_like_fit_does():
+    by_hand, by_events = LivePlot(display=False), LivePlot(display=False)
+    for losses, val in (([2.0, 1.8], 1.9), ([1.5, 1.2], 1.4)):
+        by_hand.log_epoch(losses, val)
+        for loss in losses:
+            by_events.log("train/batch_loss", loss, len(by_events.steps) + 1)
+        by_events.log("val/loss", val, len(by_events.steps))
+    assert by_hand.steps == [1, 2, 3, 4] == by_events.steps and by_hand.losses == by_events.losses
+    assert by_hand.val_steps == [2, 4] == by_events.val_steps and by_hand.val_losses == [1.9, 1.4]
+
+
 def test_smooth():
     assert np.allclose(smooth([2.0, 2.0, 2.0]), 2.0)  # bias-corrected: a constant stays constant
     out = smooth([0.0, 10.0], weight=0.5)

@@ -245,6 +245,14 @@ class LivePlot:
         elif name == events.EPOCH:
             self.draw()
 
+    def log_epoch(self, batch_losses: Sequence[float], val_loss: float | None = None) -> None:
+        """One epoch of a loop written by hand (notebook 00): its step losses, its validation loss, a redraw."""
+        for loss in batch_losses:
+            self.log(events.TRAIN_BATCH_LOSS, float(loss), len(self.steps) + 1)
+        if val_loss is not None:
+            self.log(events.VAL_LOSS, float(val_loss), len(self.steps))
+        self.log(events.EPOCH, len(self.val_steps), len(self.steps))
+
     # drawing ---------------------------------------------------------------------------------------
     def render(self) -> Figure:
         """Redraw the figure from the data collected so far (no display)."""
