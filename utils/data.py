@@ -211,6 +211,11 @@ def fashion_mnist_state(root: str | os.PathLike | None = None) -> tuple[str, str
     if missing:
         return "broken", (f"FashionMNIST file {raw / missing[0]} is missing while the others are there. Run "
                           "`python -m utils.data` while online to complete the set, or load name='digits'.")
+    too_many = [name for name, _ in FASHION_MNIST_PAIRS if shapes[name][0] > FASHION_MNIST_FILES[name][0]]
+    if too_many:  # more than the real set: not FashionMNIST, and reading it could exhaust the memory
+        name = too_many[0]
+        return "broken", (f"{raw / name} holds {shapes[name][0]:,} images, more than FashionMNIST's "
+                          f"{FASHION_MNIST_FILES[name][0]:,}: it is not FashionMNIST. {FIX}")
     odd = [f"{raw / name} holds {shapes[name][0]:,} images, FashionMNIST has {FASHION_MNIST_FILES[name][0]:,}"
            for name, _ in FASHION_MNIST_PAIRS if shapes[name][0] != FASHION_MNIST_FILES[name][0]]
     return "ready", ("; ".join(odd) + ": this is not the full FashionMNIST (a stand-in?)") if odd else ""

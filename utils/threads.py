@@ -23,6 +23,8 @@ SERIES_THREADS = 1
 TORCH_DEFAULT = torch.get_num_threads()  # what torch chose when utils was first imported (its "auto")
 
 
+MAX_THREADS = 1024  # more is a typo: torch.set_num_threads would overflow on a huge number
+
 def thread_count(environ=None) -> int:
     """The number of CPU threads the policy asks for, read from ``environ`` (default ``os.environ``).
 
@@ -34,8 +36,9 @@ def thread_count(environ=None) -> int:
     if value.lower() == "auto":
         return TORCH_DEFAULT
     if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{ENV_VAR} must be a positive integer (1, 2, ...) or 'auto', got {value!r}")
+        if not value.isdigit() or not 1 <= int(value) <= MAX_THREADS:
+            raise ValueError(f"{ENV_VAR} must be an integer from 1 to {MAX_THREADS} (1, 2, ...) or 'auto', "
+                             f"got {value!r}")
         return int(value)
     omp = environ.get("OMP_NUM_THREADS", "").strip()
     if omp.isdigit() and int(omp) >= 1:
