@@ -30,3 +30,17 @@ def test_a_right_number_given_as_text_is_rejected(notebook, right):
     result = q3.check(right)
     assert result.status == "incorrect" and "without quotes" in result.message, result
     assert q3.check(float(right)).correct
+
+
+def test_07_q1_accepts_a_loss_of_shape_1_and_names_a_detached_loss():
+    """A fresh reading (2026-12-05): a right loss of shape (1,) was refused, and a detached loss got a message
+    about its shape instead of the missing graph."""
+    q1 = exercises_for("07").q1
+
+    def right(logits, y, n, world):
+        return torch.nn.functional.cross_entropy(logits, y, reduction="sum") * world / n
+
+    assert q1.check(right).correct
+    assert q1.check(lambda logits, y, n, world: right(logits, y, n, world).reshape(1)).correct
+    detached = q1.check(lambda logits, y, n, world: right(logits, y, n, world).detach())
+    assert detached.status == "incorrect" and "grad_fn" in detached.message, detached

@@ -84,3 +84,20 @@ def test_widget_shows_an_error_instead_of_raising():
     assert "Could not build broken" in view.status.value and "boom" in view.status.value
     with pytest.raises(ValueError, match="schemes"):
         hooks.LayerHistograms(make, [])
+
+
+def test_every_layer_is_drawn_on_one_x_range_so_a_vanishing_layer_is_a_spike_at_zero():
+    # a review found each layer rescaled to its own values: a vanished layer looked like the first one
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(6):
+        linear = nn.Linear(16, 16, bias=False)
+        nn.init.normal_(linear.weight, std=0.01)  # too small: each layer shrinks the signal about 25-fold
+        layers += [linear, nn.ReLU()]
+    model = nn.Sequential(*layers, nn.Linear(16, 3))
+    seen = hooks.capture(model, torch.randn(64, 16), torch.randint(0, 3, (64,)))
+    first, last = hooks.plot_layer(seen, 0).axes[0], hooks.plot_layer(seen, 5).axes[0]
+    assert first.get_xlim() == last.get_xlim()
+    counts = [patch.get_height() for patch in last.patches]
+    middle = len(counts) // 2
+    assert sum(counts[middle - 1:middle + 1]) == sum(counts)  # every value of the last layer in the bins at 0

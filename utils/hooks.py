@@ -86,19 +86,27 @@ def spread_across_units(values: torch.Tensor) -> float:
     return values.mean(dim=0).std().item()
 
 
-def _histogram(ax, values: torch.Tensor, colour: str, what: str) -> None:
+def _histogram(ax, values: torch.Tensor, colour: str, what: str, reach: float) -> None:
+    """``values`` in 60 bins over ``[-reach, reach]``, the same for every layer of a network: a layer whose values
+    vanish shows as a spike at 0, one whose values explode as the widest histogram."""
     flat = values.flatten().double().numpy()
-    scale = float(np.abs(flat).max()) or 1.0
-    ax.hist(flat, bins=60, color=colour, alpha=0.85)
+    largest = float(np.abs(flat).max())
+    ax.hist(np.clip(flat, -reach, reach), bins=np.linspace(-reach, reach, 61), color=colour, alpha=0.85)
     ax.set_yscale("log")
-    ax.set(xlabel=f"{what} (largest |value| {scale:.1e})", ylabel="count (log)")
+    ax.set(xlim=(-reach, reach), xlabel=f"{what} (this layer's largest |value| {largest:.1e})", ylabel="count (log)")
     ax.grid(alpha=0.3)
+
+
+def reach(values: Sequence[torch.Tensor]) -> float:
+    """The largest |value| over every layer: the x-range ``plot_layer`` shares between a network's layers."""
+    return max(float(v.abs().max()) for v in values) or 1.0
 
 
 def plot_layer(seen: Capture, layer: int, *, title: str = "") -> Figure:
     """Two histograms of hidden layer ``layer`` (0 is the first): its activations over every image and unit, and
-    the gradients that reach them; the titles give each one's std and the share of the activations' spread that
-    comes from the image (the rest is a pattern fixed across images)."""
+    the gradients that reach them, each on one x-range for all the network's layers (``reach``), so that stepping
+    through the layers shows values shrink or grow; the titles give each one's std and the share of the
+    activations' spread that comes from the image (the rest is a pattern fixed across images)."""
     layer = integer(layer, "layer", minimum=0)
     if layer >= len(seen):
         raise ValueError(f"layer must be from 0 to {len(seen) - 1} (the model has {len(seen)} hooked layers), "
@@ -107,8 +115,8 @@ def plot_layer(seen: Capture, layer: int, *, title: str = "") -> Figure:
     images, units = spread_across_images(acts), spread_across_units(acts)
     fig = Figure(figsize=(7.2, 3.0), layout="constrained")
     ax_a, ax_g = fig.subplots(1, 2)
-    _histogram(ax_a, acts, "#0072B2", "activation")
-    _histogram(ax_g, grads, "#D55E00", "gradient")
+    _histogram(ax_a, acts, "#0072B2", "activation", reach(seen.activations))
+    _histogram(ax_g, grads, "#D55E00", "gradient", reach(seen.gradients))
     ax_a.set_title(f"activations: std {acts.std().item():.1e}\nacross images {images:.1e}, across units {units:.1e}",
                    fontsize=9)
     ax_g.set_title(f"gradients: std {grads.std().item():.1e}", fontsize=9)

@@ -42,10 +42,14 @@ def _nb07_check_rank_loss(answer: Any) -> None:
                     loss = answer(model(x[part]), y[part], n, world)
                 except Exception as err:
                     raise Incorrect(f"your function raised {type(err).__name__}: {err}") from None
-                if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or not loss.requires_grad:
+                if isinstance(loss, torch.Tensor) and loss.numel() == 1 and not loss.requires_grad:
+                    raise Incorrect("your loss is cut off from the model (no grad_fn: .detach(), .item() or "
+                                    "torch.no_grad() on the way?); backward() needs the graph")
+                if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                     raise Incorrect("return the loss as a single-number tensor that backward() can be called on, "
                                     f"got {type(loss).__name__}" + (f" of shape {tuple(loss.shape)}"
                                                                     if isinstance(loss, torch.Tensor) else ""))
+                loss = loss.reshape(())  # a loss of shape (1,) is one number too
                 per_rank.append(gradient(loss))
             ddp = sum(per_rank) / world  # what DDP's all-reduce leaves on every rank: the average
             if not torch.isfinite(ddp).all():
