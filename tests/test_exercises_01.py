@@ -112,6 +112,32 @@ def test_q1_accepts_the_right_step():
     assert EX.q1.check(_step_right).correct
 
 
+def _step_with_an_accuracy_first(model, x, y, loss_fn, optimizer):
+    with torch.no_grad():
+        accuracy = (model(x).argmax(dim=1) == y).float().mean()  # an extra forward pass, in training mode
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    assert 0 <= accuracy <= 1
+    return loss.item()
+
+
+def _step_computing_the_logits_twice(model, x, y, loss_fn, optimizer):
+    logits = model(x)  # noqa: F841 - a learner's leftover
+    loss = loss_fn(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@pytest.mark.parametrize("answer", [_step_with_an_accuracy_first, _step_computing_the_logits_twice])
+def test_q1_accepts_a_right_step_with_an_extra_forward_pass(answer):
+    # a fresh reading (2026-12-05): the extra pass used up the dropout masks and the step was called wrong
+    assert EX.q1.check(answer).correct
+
+
 def _evaluate_right(model, loader, loss_fn, device):
     model.eval()
     total, correct, seen = 0.0, 0, 0

@@ -46,12 +46,13 @@ def _nb01_check_train_step(answer: Any) -> None:
         raise Incorrect("pass the function itself (`answer = train_step`), not the result of calling it.")
     gen = torch.Generator().manual_seed(1)
     batches = [(torch.randn(8, 4, generator=gen), torch.randint(0, 3, (8,), generator=gen)) for _ in range(3)]
-    # A dropout layer, so that a step taken in eval mode differs from the reference (both draw the same masks).
-    yours, ref = (nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Dropout(0.5), nn.Linear(6, 3)) for _ in range(2))
+    # No randomness in the model, so an extra forward pass (an accuracy, logits computed twice) changes nothing;
+    # a hook on the Identity layer records the training flag of every forward pass instead.
+    yours, ref = (nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Identity(), nn.Linear(6, 3)) for _ in range(2))
     with torch.no_grad():
         for p in (*yours.parameters(), *ref.parameters()):
             p.copy_(torch.linspace(-0.5, 0.5, p.numel()).reshape(p.shape))
-    modes = []  # the training flag of the dropout layer at every forward pass of the learner's model
+    modes = []  # the training flag at every forward pass of the learner's model
     yours[2].register_forward_hook(lambda module, inputs, output: modes.append(module.training))
     opt_yours = torch.optim.SGD(yours.parameters(), lr=0.5)
     opt_ref = torch.optim.SGD(ref.parameters(), lr=0.5)
@@ -74,7 +75,7 @@ def _nb01_check_train_step(answer: Any) -> None:
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on batch {i} your function raised {type(err).__name__}: {err}") from None
         if modes and not all(modes):
-            raise Incorrect("the model was in eval mode during the step (dropout off): a training step runs in "
+            raise Incorrect("the model was in eval mode during the step (dropout would be off): a training step runs in "
                             "training mode. Leave model.train() as it is, or call it; model.eval() is for measuring.")
         if all(torch.equal(a, b) for a, b in zip(before, yours.parameters(), strict=True)):
             raise Incorrect("the parameters did not change. optimizer.step() uses the gradients that "
