@@ -1,12 +1,14 @@
-"""Fixtures of the browser tests: Debian's Chromium driven by Playwright, and a JupyterLab started from the checkout.
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright, and a JupyterLab (or a Jupyter Notebook 7)
+started from the checkout.
 
 Run with ``make browser-test``: it installs Chromium (``apt-get install -y chromium``) and the ``playwright`` package
 when they are missing, and sets ``OPTIM_BROWSER_REQUIRED=1`` so a missing browser fails instead of skipping.
 Playwright always uses the system browser (``OPTIM_CHROMIUM``, default ``/usr/bin/chromium``); it never downloads
 one. Screenshots of every step go to ``build/browser/``.
 
-The JupyterLab under test serves a temporary copy of ``notebooks/`` and ``images/`` (with ``utils`` and ``scripts``
-linked in), so a run never writes outputs into the repository's notebooks.
+The Jupyter under test (fixture ``lab``; ``notebook7`` for Notebook 7's UI) serves a temporary copy of ``notebooks/``
+and ``images/`` (with ``utils`` and ``scripts`` linked in), so a run never writes outputs into the repository's
+notebooks.
 """
 
 from __future__ import annotations
@@ -73,17 +75,27 @@ LAB_SETTINGS = {
 }
 
 
+# the two front ends the series supports (make lab, make notebook): the jupyter subcommand and its own options
+APPS = {
+    "lab": ("lab", ["--LabApp.news_url="]),
+    "notebook": ("notebook", []),
+}
+
+
 @dataclass
 class Lab:
-    """A running JupyterLab: its base URL, token, the folder it serves and its log file."""
+    """A running JupyterLab or Notebook 7 (``app``): its base URL, token, the folder it serves and its log file."""
 
     url: str
     token: str
     root: Path
     log: Path
     process: subprocess.Popen
+    app: str = "lab"
 
     def notebook_url(self, name: str) -> str:
+        if self.app == "notebook":  # Notebook 7 opens each notebook on a page of its own
+            return f"{self.url}/notebooks/notebooks/{name}?token={self.token}"
         return f"{self.url}/lab/tree/notebooks/{name}?token={self.token}&reset"
 
     def api(self, path: str, method: str = "GET"):
@@ -94,8 +106,9 @@ class Lab:
         return json.loads(body) if body else None
 
 
-def start_lab(tmp: Path, *, startup_code: str | None = None) -> Lab:
-    """Start JupyterLab on 127.0.0.1 with a free port and a random token; wait until its API answers.
+def start_lab(tmp: Path, *, startup_code: str | None = None, app: str = "lab") -> Lab:
+    """Start JupyterLab (``app="lab"``, ``make lab``) or Jupyter Notebook 7 (``app="notebook"``, ``make notebook``) on
+    127.0.0.1 with a free port and a random token; wait until its API answers. Both read the same settings.
 
     ``startup_code``, if given, runs in every kernel before the notebook (an IPython startup file): the tests use it
     to break the live plot on purpose and see the browser test fail.
@@ -121,20 +134,21 @@ def start_lab(tmp: Path, *, startup_code: str | None = None) -> Lab:
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"), "IPYTHONDIR": str(ipython_dir),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    log = tmp / "jupyterlab.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+    subcommand, app_options = APPS[app]
+    log = tmp / f"jupyter-{app}.log"
+    command = [sys.executable, "-m", "jupyter", subcommand, "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={served}", "--ServerApp.open_browser=False", "--LabApp.news_url=",
-               "--ContentsManager.allow_hidden=True"]
+               f"--ServerApp.root_dir={served}", "--ServerApp.open_browser=False",
+               "--ContentsManager.allow_hidden=True", *app_options]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
     process = subprocess.Popen(command, cwd=served, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
-    lab = Lab(f"http://127.0.0.1:{port}", token, served, log, process)
+    lab = Lab(f"http://127.0.0.1:{port}", token, served, log, process, app)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"jupyter {subcommand} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
             if "started" in lab.api("/api/status"):
                 return lab
@@ -142,7 +156,7 @@ def start_lab(tmp: Path, *, startup_code: str | None = None) -> Lab:
             pass
         if time.monotonic() > deadline:
             stop_lab(lab)
-            raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"jupyter {subcommand} did not answer within 60 s:\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
 
 
@@ -164,6 +178,16 @@ def stop_lab(lab: Lab) -> None:
 def lab(tmp_path_factory):
     """One JupyterLab for the whole session (notebooks 00, 04, 05)."""
     instance = start_lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield instance
+    finally:
+        stop_lab(instance)
+
+
+@pytest.fixture(scope="session")
+def notebook7(tmp_path_factory):
+    """One Jupyter Notebook 7 (``make notebook``) for the whole session: the same series in the other front end."""
+    instance = start_lab(tmp_path_factory.mktemp("notebook7"), app="notebook")
     try:
         yield instance
     finally:

@@ -1,5 +1,7 @@
-"""What the browser tests do to a notebook in JupyterLab, in the words of a learner: open it, run it, find a cell,
-watch its images. Selectors are JupyterLab 4's and ipywidgets 8's own class names.
+"""What the browser tests do to a notebook in JupyterLab or Jupyter Notebook 7, in the words of a learner: open it,
+run it, find a cell, watch its images. Selectors are JupyterLab 4's and ipywidgets 8's own class names; Notebook 7 is
+built from the same widgets (cells, prompts, menus and their commands), all but the kernel's status, see
+``kernel_idle``.
 """
 
 from __future__ import annotations
@@ -42,11 +44,26 @@ def cell_index(notebook: str, needle: str) -> int:
     raise LookupError(f"no cell of {notebook} contains {needle!r}")
 
 
+# Notebook 7 has no status bar. Its top bar shows "Kernel Starting", "Kernel Connecting" ... until the kernel is up and
+# nothing once it is idle or busy; the kernel's logo appears once the session is ready; the page's icon turns to
+# favicon-busy-1.ico while the kernel is busy and back to favicon-notebook.ico when it is idle; the toolbar's kernel
+# circle (data-status) says "idle" (but says so before any kernel is there too, hence the other three).
+NOTEBOOK7_IDLE = """() => {
+  const status = document.querySelector('.jp-NotebookKernelStatus');
+  const logo = document.querySelector('.jp-NotebookKernelLogo img[src]');
+  const icon = document.querySelector("link[rel*='icon']");
+  const circle = document.querySelector('.jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator');
+  return !!(status && logo && icon) && status.textContent.trim() === '' && !icon.href.includes('busy')
+    && (!circle || circle.dataset.status === 'idle');
+}"""
+
+
 class NotebookPage:
-    """One notebook open in JupyterLab in a Playwright ``page``."""
+    """One notebook open in a Playwright ``page``, in JupyterLab or Notebook 7 (whichever ``lab.app`` runs)."""
 
     def __init__(self, page, lab, notebook: str):
         self.page, self.lab, self.notebook = page, lab, notebook
+        self.notebook7 = getattr(lab, "app", "lab") == "notebook"
         page.goto(lab.notebook_url(notebook))
         page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=60_000)
         self.wait_for_kernel_idle(timeout=60)
@@ -96,7 +113,12 @@ class NotebookPage:
         raise TimeoutError(f"{self.notebook}: cells still running after {timeout:.0f} s: {self.prompts()}")
 
     def kernel_idle(self) -> bool:
-        """The status bar names the kernel and says "Idle" (it says "Initializing", "Busy" ... otherwise)."""
+        """The status bar names the kernel and says "Idle" (it says "Initializing", "Busy" ... otherwise).
+
+        In Notebook 7: the top bar shows the kernel's logo and no "Kernel ..." message, and the page's icon is not
+        the busy one (see ``NOTEBOOK7_IDLE``)."""
+        if self.notebook7:
+            return self.page.evaluate(NOTEBOOK7_IDLE)
         bar = self.page.locator("#jp-main-statusbar")
         return bar.count() > 0 and "Idle" in bar.inner_text()
 
