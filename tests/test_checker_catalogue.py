@@ -749,6 +749,7 @@ def test_as_number_gives_a_plain_finite_float():
     number = as_number(Sneaky(0.5))
     assert type(number) is float and number == 0.5 and number != 0.6
     assert as_number(torch.tensor([0.25])) == 0.25 and as_number(np.float32(2.0)) == 2.0
+    assert as_number(np.array([0.25])) == 0.25 and as_number(np.array(0.5)) == 0.5  # one element, as documented
     for bad, says in (("0.4", "text"), (True, "not True"), (math.nan, "NaN"), (-math.inf, "infinite"),
                       (10**400, "too large"), (RaisingFloat(), "should be a number"), (torch.ones(2), "a number"),
                       (AlwaysEqual(), "should be a number")):

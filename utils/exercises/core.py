@@ -312,6 +312,8 @@ def as_number(value: Any, what: str = "the answer") -> float:
     if isinstance(value, bool):
         raise Incorrect(f"{what} should be a number, not {value}.")
     try:
+        if getattr(value, "ndim", 0) and getattr(value, "size", None) == 1 and callable(getattr(value, "item", None)):
+            value = value.item()  # a NumPy array of one element: NumPy 2 refuses float() of it
         number = float(value)
     except OverflowError:
         raise Incorrect(f"{what} is too large to be a float (more than about 1.8e308): not it.") from None
