@@ -157,3 +157,11 @@ def test_02_q4_verdicts(answer, words):
         assert result.correct, result.message
     else:
         assert result.status == "incorrect" and words in result.message, result.message
+
+
+def test_q2_accepts_the_answer_rounded_as_its_praise_prints_it():
+    # a fresh reading (2026-12-05): 1.06, the praise's own "13.8 / 13 = 1.06", was called wrong
+    from utils.exercises import exercises_for
+    q2 = exercises_for("02").q2
+    assert q2.check(1.06).correct and q2.check(13.8 / 13).correct
+    assert not q2.check(1.05).correct and not q2.check(1.07).correct

@@ -160,7 +160,8 @@ def _nb02_check_weighted_mean(answer: Any) -> None:
     swapped = [_NB02_WEIGHTS[1 - c] for c in _NB02_CLASSES]
     if math.isclose(number, sum(w * x for w, x in zip(swapped, _NB02_LOSSES, strict=True)) / sum(swapped), rel_tol=1e-3):
         raise Incorrect("the weights are swapped: weight[c] belongs to the samples of class c (class 0 gets 1.0).")
-    expect_close(number, _nb02_weighted(divide_by_samples=False), what="your weighted mean")
+    # 1.06, rounded as the praise prints it (13.8 / 13 = 1.0615...), is right too; every wrong mean above is >10% away
+    expect_close(number, _nb02_weighted(divide_by_samples=False), what="your weighted mean", rel=5e-3)
 
 
 register("02", Exercise(
