@@ -149,3 +149,17 @@ def test_c28_another_programs_json_lines_file_is_not_taken_for_a_journal(tmp_pat
     with pytest.raises(ValueError, match="metrics.jsonl, line 1"):
         tuning.check_journal(str(path))
     assert path.read_text().count("\n") == 2  # left as it was
+
+
+def test_c18_a_guard_that_joins_a_continued_run_asks_for_its_first_loss(digits, loaders, tmp_path):
+    import utils
+    path = tmp_path / "run.pt"
+    first = fit(_model(digits), loaders[0], epochs=2, optimizer="sgd", lr=0.1, checkpoint=path)
+    with pytest.raises(ValueError, match="first=history.step_loss"):  # not a healthy run stopped as "diverged"
+        fit(_model(digits), loaders[0], epochs=4, optimizer="sgd", lr=0.1, checkpoint=path,
+            log=utils.DivergenceGuard(4))
+    path.unlink()
+    fit(_model(digits), loaders[0], epochs=2, optimizer="sgd", lr=0.1, checkpoint=path)
+    h = fit(_model(digits), loaders[0], epochs=4, optimizer="sgd", lr=0.1, checkpoint=path,
+            log=utils.DivergenceGuard(4, first=first.step_loss[0]))
+    assert not h.diverged and len(h.epochs) == 4

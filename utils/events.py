@@ -46,18 +46,23 @@ class DivergenceGuard:
     """A log hook that stops a run whose step loss exceeds ``factor`` times the first step's (notebook 05).
 
     ``fit(..., log=[plot.log, DivergenceGuard(4)])``: a too-large learning rate often sends the loss to the
-    thousands without reaching ``inf``, which ``fit``'s own check (not finite) would miss.
+    thousands without reaching ``inf``, which ``fit``'s own check (not finite) would miss. A run continued from
+    its ``checkpoint`` starts after step 1: give the guard that run's first loss, ``first=history.step_loss[0]``
+    (a later, smaller loss as the reference would stop a healthy run).
     """
 
-    def __init__(self, factor: float = 4.0):
+    def __init__(self, factor: float = 4.0, first: float | None = None):
         self.factor = finite_number(factor, "factor", low=1, low_open=True, example="4")
-        self.first: float | None = None
+        self.first = None if first is None else finite_number(first, "first", low=0, low_open=True, example="2.3")
 
     def __call__(self, name: str, value: float, step: int) -> None:
         if name != TRAIN_BATCH_LOSS:
             return
-        if self.first is None or step == 1:  # step 1: a new run with the same guard
+        if step == 1:  # a run's first step (a new run with the same guard starts again here)
             self.first = value
+        elif self.first is None:
+            raise ValueError(f"DivergenceGuard joined the run at step {step}, after its first loss: give it the "
+                             "run's first loss, DivergenceGuard(4, first=history.step_loss[0]) for a continued run")
         elif value > self.factor * self.first:
             raise Diverged(f"the loss reached {value:.3g}, more than {self.factor:g}x its first value "
                            f"{self.first:.3g}")
