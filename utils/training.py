@@ -211,12 +211,12 @@ class History:
             return "\n".join(extra) or "no epoch completed"
         last = self.epochs[-1]
         parts = [f"{len(self.epochs)} epoch(s) in {self.elapsed:.1f}s on {self.device}",
-                 f"train loss {last['train_loss']:.4f}"]
+                 f"last epoch: train loss {last['train_loss']:.4f}"]
         if last.get("val_loss") is not None:
             parts.append(f"val loss {last['val_loss']:.4f}, val acc {last['val_acc']:.1%}")
         if self.best_epoch is not None:
             parts.append(f"best {self.monitor} {self.best_value:.4f} at epoch {self.best_epoch}"
-                         + (" (restored)" if self.restored_best else ""))
+                         + (" (restored into the model)" if self.restored_best else ""))
         return "\n".join(["; ".join(parts), *extra])
 
 
