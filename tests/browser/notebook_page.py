@@ -130,6 +130,17 @@ class NotebookPage:
             time.sleep(0.25)
         raise TimeoutError(f"{self.notebook}: the kernel did not become idle within {timeout:.0f} s")
 
+    def open_widget(self, needle: str):
+        """Run the notebook down to the first cell whose source has ``needle`` and show its widget: returns the
+        cell, the widget's picture (shown on screen) and its first status line."""
+        index = cell_index(self.notebook, needle)
+        self.run_through(index)
+        cell = self.cell(index)
+        image = cell.locator("img.widget-image").first
+        image.wait_for(state="visible")
+        image.scroll_into_view_if_needed()
+        return cell, image, cell.locator(".widget-html").first
+
     # ------------------------------------------------------------------------------------------------- outputs
     def image_events(self, cell: int | None = None) -> list[dict]:
         events = self.page.evaluate("() => window.__images || []")

@@ -6,7 +6,7 @@ the menu: each time the picture inside the widget must change and the status mus
 
 from __future__ import annotations
 
-from notebook_page import NotebookPage, cell_index
+from notebook_page import NotebookPage
 from test_notebook04_race import image_src, wait_for_new_image
 
 NOTEBOOK = "03b_initialization.ipynb"
@@ -14,13 +14,7 @@ NOTEBOOK = "03b_initialization.ipynb"
 
 def test_histograms_step_through_layers_and_networks(lab, page, shot):
     nb = NotebookPage(page, lab, NOTEBOOK)
-    index = cell_index(NOTEBOOK, "LayerHistograms(")
-    nb.run_through(index)
-    cell = nb.cell(index)
-    image = cell.locator("img.widget-image").first
-    image.wait_for(state="visible")
-    image.scroll_into_view_if_needed()
-    status = cell.locator(".widget-html").first
+    cell, image, status = nb.open_widget("LayerHistograms(")
     shot(page, "histograms-rendered")
     assert "relu, default, layer 15" in status.inner_text(), status.inner_text()
 

@@ -43,13 +43,7 @@ def drag_handle(page, slider, dx: float) -> None:
 
 def test_race_redraws_when_a_slider_moves_and_when_the_function_changes(lab, page, shot):
     nb = NotebookPage(page, lab, NOTEBOOK)
-    index = cell_index(NOTEBOOK, "race_explorer(")
-    nb.run_through(index)
-    cell = nb.cell(index)
-    image = cell.locator("img.widget-image").first
-    image.wait_for(state="visible")
-    image.scroll_into_view_if_needed()
-    status = cell.locator(".widget-html").first
+    cell, image, status = nb.open_widget("race_explorer(")
     shot(page, "race-rendered")
     first_src, first_status = image_src(image), status.inner_text()
     assert first_status.strip(), "the status line names the winner"
