@@ -47,7 +47,7 @@ test unit: export OPTIM_OFFLINE ?= 1
 test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1)
 	$(BIN)/python -m pytest
 
-unit: setup                     ## unit tests only, without the slow ones (processes, rendering)
+unit: setup                     ## unit tests only, without the slow ones (processes, rendering, benchmarks, time limits)
 	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow"
 
 lint: setup                     ## the hooks of .pre-commit-config.yaml (ruff, nbstripout) on every file, offline

@@ -8,10 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import bench_training_loop  # noqa: E402
+import pytest  # noqa: E402
 
 from utils import bf16_supported  # noqa: E402
 
 
+@pytest.mark.slow  # trains three loops on a FashionMNIST-size folder
 def test_training_loop_benchmark_reports_every_loop(fashion_root, capsys, monkeypatch):
     monkeypatch.delenv("OPTIM_DATA_DIR", raising=False)
     assert bench_training_loop.main(["--repeats", "2", "--device", "cpu", "--root", str(fashion_root)]) == 0

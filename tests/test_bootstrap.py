@@ -117,6 +117,7 @@ def _report(result) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_colab_clones_the_repository_and_imports_utils_from_it(tmp_path, stamped_notebook):
     url = _local_origin(tmp_path)
     env = {"PYTHONPATH": str(_fake_colab(tmp_path)), "OPTIM_REPO_URL": url}
@@ -131,6 +132,7 @@ def test_colab_clones_the_repository_and_imports_utils_from_it(tmp_path, stamped
     assert report["device"] == "cpu" and report["threads"] == 1
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_kaggle_clones_the_notebooks_revision_and_installs_what_is_missing(tmp_path):
     """On Kaggle (no google.colab), a notebook stamped for release v9.9.9 gets v9.9.9's code, not main's, and
     pip installs the one declared dependency the environment lacks."""
@@ -149,6 +151,7 @@ def test_kaggle_clones_the_notebooks_revision_and_installs_what_is_missing(tmp_p
     assert len(report["calls"]) == 2 and report["calls_again"] == []
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_a_failed_clone_stops_with_a_sentence(tmp_path, stamped_notebook):
     """A mistyped or unpublished repository: a sentence naming the address and revision, not CalledProcessError."""
     missing = (tmp_path / "no-such-repository").as_uri()
@@ -160,6 +163,7 @@ def test_a_failed_clone_stops_with_a_sentence(tmp_path, stamped_notebook):
     assert "Internet on" in last and "CalledProcessError" not in result.stderr
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_a_utils_planted_in_a_parent_folder_is_not_imported(tmp_path, stamped_notebook):
     """Review G1: a notebook opened below /tmp (or a shared course folder) where someone planted utils/: the cell
     imports the installed package, and the planted code never runs."""
@@ -174,6 +178,7 @@ def test_a_utils_planted_in_a_parent_folder_is_not_imported(tmp_path, stamped_no
     assert not (planted / "PWNED").exists()
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_the_checkout_holding_the_notebook_comes_first(tmp_path, stamped_notebook):
     """A second checkout (its notebooks/ is the working directory) uses its own utils, not the installed one."""
     checkout = tmp_path / "second-checkout"
@@ -184,6 +189,7 @@ def test_the_checkout_holding_the_notebook_comes_first(tmp_path, stamped_noteboo
     assert Path(report["root"]) == checkout
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_outside_the_checkout_uses_the_installed_package(tmp_path, stamped_notebook):
     work, result = _run(tmp_path, stamped_notebook, "installed", {})
     assert result.returncode == 0, result.stderr[-3000:] + "\n(is the project installed? `make setup` does it)"
@@ -193,6 +199,7 @@ def test_outside_the_checkout_uses_the_installed_package(tmp_path, stamped_noteb
     assert report["calls"] == [] and not any(work.iterdir())
 
 
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_nowhere_stops_with_what_to_do(tmp_path, stamped_notebook):
     work, result = _run(tmp_path, stamped_notebook, "nowhere", {})
     assert result.returncode != 0

@@ -66,6 +66,7 @@ def fake_mathjax(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
 def test_render_every_notebook_without_executing(tmp_path):
     out = tmp_path / "book"
     before = digest(NOTEBOOKS)
@@ -135,6 +136,7 @@ def write_notebook(path: Path, *cells) -> Path:
     return path
 
 
+@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
 def test_execute_a_tiny_notebook_and_report_a_failing_one(tmp_path):
     (tmp_path / "pictures").mkdir()
     (tmp_path / "pictures" / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
@@ -186,6 +188,7 @@ def test_relink_points_notebook_links_at_their_pages():
 WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
 
 
+@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
 def test_the_book_workflow_is_a_valid_github_actions_workflow():
     linter = shutil.which("check-jsonschema") or shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     if linter is None:

@@ -107,6 +107,7 @@ def _expected(seed):
     return [a, b, c, d, e, f, g]
 
 
+@pytest.mark.slow  # executes notebooks in Jupyter kernels
 def test_the_seed_shift_moves_every_seed_by_k_once_and_only_when_asked():
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTIM_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks" / "seedshift"), str(ROOT)])
@@ -132,6 +133,7 @@ def test_shift_lists_parse_and_the_full_matrix_has_ten_three_and_three_runs():
     assert runs[-3]["env"]["ATEN_CPU_CAPABILITY"] == "avx2" and runs[-1]["env"] == {"OPTIM_THREADS": "2"}
 
 
+@pytest.mark.slow  # executes notebooks in Jupyter kernels
 def test_the_robustness_run_reports_a_claim_that_fails_for_one_seed(tmp_path):
     """End to end on a two-claim notebook: one claim holds for every shift, one fails at shift 3 only."""
     nb = nbformat.v4.new_notebook()
@@ -151,6 +153,7 @@ def test_the_robustness_run_reports_a_claim_that_fails_for_one_seed(tmp_path):
     assert "| t | a uniform draw is above 0.05 | 1/2 |" in table and "digits+3" in table
 
 
+@pytest.mark.slow  # executes notebooks in Jupyter kernels
 def test_a_rerun_into_the_same_log_dir_replaces_only_its_notebook_and_report_gathers_all(tmp_path):
     def notebook(name, bound):
         nb = nbformat.v4.new_notebook()
@@ -169,6 +172,7 @@ def test_a_rerun_into_the_same_log_dir_replaces_only_its_notebook_and_report_gat
     assert "several invocations" in out.read_text()
 
 
+@pytest.mark.slow  # executes notebooks in Jupyter kernels
 def test_a_notebook_that_stops_is_reported_with_its_error_line_and_the_end_of_its_traceback(tmp_path, capsys):
     """CI once stopped on notebook 07 and printed only '=====' (the last line of torchrun's box): useless."""
     nb = nbformat.v4.new_notebook()

@@ -199,6 +199,7 @@ def _race_signature(explorer):
     return {name: t.points.copy() for name, t in explorer.race.trajectories.items()}
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_widget_sliders_rerun_the_race():
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum", "adam"))
     assert explorer.updates == 1 and explorer.race.function.name == "quadratic"
@@ -223,6 +224,7 @@ def test_widget_sliders_rerun_the_race():
     assert "lowest final loss" in explorer.status.value
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_widget_every_slider_at_both_ends():
     """Each slider driven to its minimum and maximum: no exception escapes, the state stays consistent.
 
@@ -249,6 +251,7 @@ def test_widget_every_slider_at_both_ends():
     assert explorer.error is None and explorer.steps.value == optim2d.FUNCTIONS["rosenbrock"].steps
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_widget_callback_shows_an_error_instead_of_raising(monkeypatch):
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum"))
     kept_race, kept_image, updates = explorer.race, explorer.image.value, explorer.updates
@@ -275,6 +278,7 @@ def test_widget_reset_button_label_fits():
     assert explorer.reset.layout.width == "240px"  # wide enough for "reset to suggested values" (was cut off)
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_widget_function_change_resets_the_sliders_and_draws_once():
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "adam"))
     explorer.lr.value = 1e-4
@@ -393,6 +397,7 @@ def test_the_map_crosses_1_at_the_formulas_edge_and_is_lowest_at_the_best_tuning
     assert rates.min() == pytest.approx(best_rate, rel=0.01)
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_the_map_widget_follows_the_race_sliders():
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd", "momentum"))
     view = optim2d.momentum_map_widget(explorer)
@@ -407,6 +412,7 @@ def test_the_map_widget_follows_the_race_sliders():
     assert "off the map" in optim2d.plot_momentum_map(1e-5, 0.5).axes[0].get_title()
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_the_map_widget_shows_an_error_instead_of_raising(monkeypatch):
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd",))
     view = optim2d.momentum_map_widget(explorer)
@@ -419,6 +425,7 @@ def test_the_map_widget_shows_an_error_instead_of_raising(monkeypatch):
     assert "Could not redraw the map" in view.status.value and "boom" in view.status.value
 
 
+@pytest.mark.slow  # renders the race's figures
 def test_race_widgets_keep_their_picture_size_and_the_restart_note():
     explorer = optim2d.race_explorer("quadratic", optimizers=("sgd",))
     view = optim2d.momentum_map_widget(explorer)

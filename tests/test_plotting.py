@@ -44,6 +44,7 @@ def _train(digits, log, epochs=2):
     return fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log)
 
 
+@pytest.mark.slow  # renders figures
 def test_live_plot_uses_one_display_id_and_updates_in_place(digits, fake_display):
     calls, handles = fake_display
     with LivePlot(display=True, min_interval=0.0) as plot:
@@ -70,6 +71,7 @@ def test_live_plot_headless_collects_without_displaying(digits, monkeypatch):
     assert plot.losses and plot.figure.axes[0].lines
 
 
+@pytest.mark.slow  # renders figures
 def test_live_plot_into_a_widget(digits):
     class Target:
         value = b""

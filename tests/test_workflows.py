@@ -26,6 +26,7 @@ def _runs(job: dict) -> list[str]:
     return [step["run"] for step in job["steps"] if "run" in step]
 
 
+@pytest.mark.slow  # loads GitHub's JSON schema with check-jsonschema
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_is_valid_for_github_actions(path):
     linter = shutil.which("check-jsonschema") or shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
