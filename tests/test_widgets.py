@@ -6,7 +6,9 @@ notebooks/05_hyperparameters.ipynb's explorer.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -207,6 +209,14 @@ def test_status_colours_follow_the_theme_and_a_restart_note_waits_hidden(explore
     assert "optim-widget" in explorer.ui._dom_classes
 
 
+def test_in_a_dark_theme_the_plot_is_shown_inverted(explorer):
+    # the dark theme showed the plot as a white slab: the widget's CSS inverts its pictures there (light on dark grey)
+    status = explorer.status.value
+    assert 'body[data-jp-theme-light="false"] .optim-widget img.widget-image' in status
+    assert "filter: invert(0.88) hue-rotate(180deg)" in status
+    assert "optim-widget" in explorer.ui._dom_classes  # the class the rule is keyed on (img.widget-image: ipywidgets')
+
+
 def test_the_plot_is_shown_at_its_own_size(explorer):
     # at 1024 px the picture was scaled to 77 % (5 px legend): it keeps its size and the box scrolls sideways
     assert explorer.image.layout.max_width == "none" and explorer.image.layout.align_self == "flex-start"
@@ -292,6 +302,15 @@ def test_diverged_runs_do_not_flatten_the_plot(explorer):
 def test_the_explorer_displays_as_a_widget(explorer):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_the_explorer_cell_run_alone_says_which_cells_to_run_first():
+    # after a kernel restart, running only the explorer's cell gave "NameError: name 'utils' is not defined"
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_hyperparameters.ipynb"
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    source = next("".join(c["source"]) for c in cells if "HyperparameterExplorer(" in "".join(c["source"]))
+    with pytest.raises(RuntimeError, match="Run All Above Selected Cell"):
+        exec(source, {})  # a fresh kernel's namespace: none of the names the cells above define
 
 
 def test_old_import_paths_still_work():

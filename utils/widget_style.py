@@ -1,5 +1,5 @@
-"""What every widget of the series shares: theme-aware colours, a visible focus ring, a note shown when the kernel
-is gone, and pictures shown at their own size.
+"""What every widget of the series shares: theme-aware colours (pictures included), a visible focus ring, a note shown
+when the kernel is gone, and pictures shown at their own size.
 
 JupyterLab's themes set CSS variables (``--jp-content-font-color1`` ...); colours written with them stay readable
 in the light and the dark theme. Used by ``utils.widgets`` (notebook 05) and ``utils.optim2d`` (notebook 04).
@@ -8,11 +8,16 @@ in the light and the dark theme. Used by ``utils.widgets`` (notebook 05) and ``u
 from __future__ import annotations
 
 #: CSS for the series' widgets, in JupyterLab's theme variables so the dark theme works too: a clear focus ring on
-#: the buttons, and a note that shows only when the kernel behind a widget is gone (after a restart ipywidgets marks
-#: every view with the class ``jupyter-widgets-disconnected``; the widget can then no longer answer a click)
+#: the buttons; in a dark theme (JupyterLab's ``data-jp-theme-light="false"``, VS Code's ``vscode-dark``) the
+#: pictures, drawn black on white by matplotlib, shown inverted (light on a dark grey; ``hue-rotate`` turns the
+#: inverted colours back to their own hue, so a blue line stays blue); and a note that shows only when the kernel
+#: behind a widget is gone (after a restart ipywidgets marks every view with the class
+#: ``jupyter-widgets-disconnected``; the widget can then no longer answer a click)
 WIDGET_CSS = """<style>
 .optim-widget .jupyter-button:focus-visible, .optim-widget .jupyter-button:focus {
   outline: 3px solid var(--jp-brand-color1, #1976d2) !important; outline-offset: 2px; }
+body[data-jp-theme-light="false"] .optim-widget img.widget-image, body.vscode-dark .optim-widget img.widget-image {
+  filter: invert(0.88) hue-rotate(180deg); }
 .optim-restart-note { display: none; }
 .jupyter-widgets-disconnected .optim-restart-note { display: block; font-weight: bold;
   color: var(--jp-warn-color0, #e65100); }

@@ -176,7 +176,7 @@ def stop_lab(lab: Lab) -> None:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """One JupyterLab for the whole session (notebooks 00, 04, 05)."""
+    """One JupyterLab for the whole session (notebooks 00, 03b, 04, 05; the scenarios with a test hook start their own)."""
     instance = start_lab(tmp_path_factory.mktemp("lab"))
     try:
         yield instance

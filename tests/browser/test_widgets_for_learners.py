@@ -3,20 +3,29 @@
 One run of the notebook down to the explorer, then, in order: a 1024x768 screen with the file browser open (the plot
 is shown at its own size, the status is not clipped); the keyboard (Tab to Train, Enter: the focus stays on Train
 after the run, with a ring of at least 2 px); a click 0.1 s after a run's end (it trains, or the status says why
-not); the dark theme (the status has a readable contrast); a kernel restart during a run (the widget says what to
-do). Each check notes its problem and the test fails at the end with all of them, so one run shows every failure.
+not); the dark theme (the status has a readable contrast, the plot's visible background is dark); the notebook saved,
+closed and reopened (the explorer shows "model not found", the text above it explains that message, and the explorer
+trains again after the cells are run again); a kernel restart during a run (the widget says what to do), then only
+the explorer's cell run in the fresh kernel (the explorer works, or the cell says which cells to run first). Each
+check notes its problem and the test fails at the end with all of them, so one run shows every failure.
+
+It works on a copy of notebook 05 in the served folder, so the notebook it saves is not the one other scenarios open.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import re
+import shutil
 import time
 
-from notebook_page import ROOT, NotebookPage, cell_index
+import numpy as np
+from notebook_page import NotebookPage, cell_index
+from PIL import Image
 from test_notebook05_explorer import Explorer
 
 NOTEBOOK = "05_hyperparameters.ipynb"
+COPY = "05_hyperparameters_reopened.ipynb"  # the copy this scenario runs, saves and reopens
 
 
 def luminance(css: str) -> float:
@@ -30,6 +39,14 @@ def contrast(fg: str, bg: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+# the rendered text of the notebook is dark (in a light theme) or light (in a dark one)
+THEME_APPLIED = """(light) => {
+  const text = document.querySelector('.jp-Notebook .jp-RenderedHTMLCommon');
+  const [r, g, b] = getComputedStyle(text).color.match(/[\\d.]+/g).map(Number);
+  return light ? r + g + b < 384 : r + g + b > 384;
+}"""
+
+
 def set_theme(page, theme: str) -> None:
     """Settings > Theme > ``theme``, as a learner picks it; wait until JupyterLab says it is applied."""
     page.locator(".lm-MenuBar-item", has_text="Settings").first.click()
@@ -37,7 +54,14 @@ def set_theme(page, theme: str) -> None:
     page.locator(".lm-Menu-item", has_text=theme).first.click()
     light = "false" if "Dark" in theme else "true"
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
-    time.sleep(1.0)
+    # the attribute changes before the theme's stylesheet has loaded: wait until the notebook's text has its colours
+    page.wait_for_function(THEME_APPLIED, arg=light == "true", timeout=30_000)
+    time.sleep(0.5)
+
+
+def visible_brightness(image) -> float:
+    """The median brightness (0 black to 255 white) of an element as it is seen: a screenshot, CSS filters and all."""
+    return float(np.median(np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("L"))))
 
 
 def finish(ex: Explorer, runs_before: int, timeout: float = 120) -> None:
@@ -50,13 +74,11 @@ def finish(ex: Explorer, runs_before: int, timeout: float = 120) -> None:
     raise TimeoutError(f"no new run within {timeout} s; status {ex.status.inner_text()!r}")
 
 
-def test_explorer_at_1024_by_keyboard_in_the_dark_and_after_a_restart(lab, page, shot):
+def test_explorer_at_1024_by_keyboard_in_the_dark_reopened_and_after_a_restart(lab, page, shot):
     problems = []
-    nb = NotebookPage(page, lab, NOTEBOOK)
+    shutil.copy(lab.root / "notebooks" / NOTEBOOK, lab.root / "notebooks" / COPY)
+    nb = NotebookPage(page, lab, COPY)
     index = cell_index(NOTEBOOK, "HyperparameterExplorer(")
-    cells = json.loads((ROOT / "notebooks" / NOTEBOOK).read_text())["cells"]
-    if "model not found" not in "".join(cells[index - 1]["source"]):
-        problems.append("05 does not explain the 'model not found' message of a reopened notebook (04 does)")
     nb.run_through(index)
     ex = Explorer(nb, index)
     ex.image.wait_for(state="visible")
@@ -117,8 +139,45 @@ def test_explorer_at_1024_by_keyboard_in_the_dark_and_after_a_restart(lab, page,
         if contrast(colour, background) < 4.5:
             problems.append(f"in the dark theme the status is {colour} on {background} "
                             f"(contrast {contrast(colour, background):.1f} < 4.5)")
+        ex.image.scroll_into_view_if_needed()
+        shot(page, "dark-theme-plot")
+        brightness = visible_brightness(ex.image)
+        if brightness > 80:
+            problems.append(f"in the dark theme the plot is a bright slab (median brightness {brightness:.0f} of 255)")
     finally:
         set_theme(page, "JupyterLab Light")
+
+    # saved, closed and reopened: the widget's model is gone with its kernel; the text above says so and what to do
+    nb.menu("File", "docmanager:save")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=30_000)
+    nb.menu("File", "filemenu:close-and-cleanup")  # File > Close and Shut Down Notebook
+    page.locator(".jp-Dialog .jp-mod-accept").first.click()
+    page.wait_for_selector(".jp-NotebookPanel", state="detached")
+    nb = NotebookPage(page, lab, COPY)
+    ex = Explorer(nb, index)
+    output_area = nb.cell(index).locator(".jp-OutputArea")
+    output_area.scroll_into_view_if_needed()
+    try:  # "Loading widget..." until the widget manager has asked the new kernel for the model
+        page.wait_for_function("([e]) => !e.textContent.includes('Loading widget')", arg=[output_area.element_handle()],
+                               timeout=30_000)
+    except Exception:  # noqa: BLE001 - noted below with what the output says
+        pass
+    shot(page, "reopened")
+    reopened_output = output_area.inner_text()
+    explanation = nb.cell(index - 1).inner_text()
+    if "model not found" not in reopened_output:
+        problems.append(f"the reopened explorer does not show 'model not found': {reopened_output!r}")
+    if "model not found" not in explanation or "Run All" not in explanation:
+        problems.append(f"05 does not explain the 'model not found' message of a reopened notebook (04 does): "
+                        f"the text above the explorer says {explanation!r}")
+    nb.run_through(index)
+    ex.image.wait_for(state="visible")
+    ex.train.click()
+    finish(ex, 0)
+    nb.wait_until_done(60)
+    shot(page, "reopened-and-rerun")
+    if len(ex.run_names()) != 1:
+        problems.append(f"after the cells are run again the reopened explorer does not train: {ex.runs.inner_text()!r}")
 
     # a restart while a run trains: the widget must say what to do
     ex.batch.locator(".noUi-handle").first.focus()
@@ -135,4 +194,16 @@ def test_explorer_at_1024_by_keyboard_in_the_dark_and_after_a_restart(lab, page,
     shot(page, "after-restart")
     if "Run All" not in cell_text or "kernel" not in cell_text:
         problems.append(f"after a restart mid-run the widget does not say what to do: {ex.status.inner_text()!r}")
+
+    # in the fresh kernel, only the explorer's cell: the explorer works, or the cell says which cells to run first
+    nb.select(index)
+    nb.menu("Run", "notebook:run-cell")
+    nb.wait_until_done(120)
+    output = nb.cell(index).locator(".jp-OutputArea").inner_text()
+    shot(page, "explorer-cell-alone")
+    works = ex.image.is_visible() and "Choose settings" in ex.status.inner_text()
+    says = "Run All Above" in output and "NameError" not in output
+    if not (works or says):
+        problems.append(f"run alone after a restart, the explorer's cell neither works nor says what to run first: "
+                        f"{output[-300:]!r}")
     assert problems == [], "\n".join(problems)
