@@ -44,8 +44,8 @@ notebook: setup                 ## open the series in Jupyter Notebook 7 instead
 # the tests never download: FashionMNIST if it is on disk, else the bundled digits (as CI runs them)
 test unit: export OPTIM_OFFLINE ?= 1
 
-test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1)
-	$(BIN)/python -m pytest
+test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1), on every core (pytest-xdist)
+	$(BIN)/python -m pytest -n auto
 
 unit: setup                     ## unit tests only, without the slow ones (processes, rendering, benchmarks, time limits)
 	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow"

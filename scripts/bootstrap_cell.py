@@ -64,8 +64,10 @@ from pathlib import Path
 
 REVISION = "{{revision}}"  # the series' tag or branch this notebook belongs to (scripts/stamp_notebooks.py)
 here = Path.cwd()  # Jupyter starts the kernel in the notebook's folder
-# the checkout that holds this notebook, never a folder further up (a `utils` planted there would run)
-root = next((p for p in (here, here.parent) if here in (p, p / "notebooks") and (p / "utils" / "training.py").is_file()), None)
+# the checkout that holds this notebook, never a folder further up nor one anybody may write to, such as /tmp
+# (a `utils` planted there would run)
+root = next((p for p in (here, here.parent) if here in (p, p / "notebooks") and (p / "utils" / "training.py").is_file()
+             and (os.name == "nt" or not p.stat().st_mode & 0o002)), None)
 spec = importlib.util.find_spec("utils") if root is None else None
 if spec and spec.origin and Path(spec.origin).with_name("training.py").is_file():
     root = Path(spec.origin).parent.parent  # `pip install -e .` from a checkout

@@ -179,6 +179,22 @@ def test_a_utils_planted_in_a_parent_folder_is_not_imported(tmp_path, stamped_no
 
 
 @pytest.mark.slow  # runs the first cell in a fresh Python process
+def test_c32_a_utils_planted_beside_notebooks_in_a_folder_anybody_may_write_is_not_imported(tmp_path, stamped_notebook):
+    """Review C32: /tmp/course/ (world-writable) holds the learner's notebooks/ and somebody's utils/ beside it: the
+    shape of a checkout, but not one; the cell imports the installed package and the planted code never runs."""
+    shared = tmp_path / "course"
+    planted = shared / "utils"
+    planted.mkdir(parents=True)
+    (planted / "training.py").write_text("")
+    (planted / "__init__.py").write_text('import pathlib\npathlib.Path(__file__).with_name("PWNED").write_text("x")\n')
+    shared.chmod(0o1777)  # as /tmp is: anybody may add files
+    _work, result = _run(tmp_path, stamped_notebook, "installed", {}, work=shared / "notebooks")
+    report = _report(result)
+    assert Path(report["utils"]).resolve() == (ROOT / "utils" / "__init__.py").resolve()
+    assert not (planted / "PWNED").exists()
+
+
+@pytest.mark.slow  # runs the first cell in a fresh Python process
 def test_the_checkout_holding_the_notebook_comes_first(tmp_path, stamped_notebook):
     """A second checkout (its notebooks/ is the working directory) uses its own utils, not the installed one."""
     checkout = tmp_path / "second-checkout"

@@ -106,3 +106,37 @@ def test_readme_states_the_torch_floor_of_requirements():
     assert floor and stated, "requirements.txt or README.md no longer states torch's minimum"
     assert floor.group(1) == stated.group(1), (
         f"README says torch {stated.group(1)} or newer, requirements.txt asks for torch>={floor.group(1)}")
+
+
+def test_notebook_00_asks_for_the_torch_floor_of_requirements():
+    """Notebook 00's version check (its assert and its message) asks for the torch that requirements.txt asks for
+    (review r5, objection 1: 00 once asserted torch 2.3 while requirements.txt asked for 2.10)."""
+    floor = re.search(r"^torch>=(\d+)\.(\d+)\b", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert floor, "requirements.txt no longer states torch's minimum as torch>=MAJOR.MINOR"
+    wanted = (int(floor.group(1)), int(floor.group(2)))
+    cells = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    check = re.findall(r"assert \(major, minor\) >= \((\d+), (\d+)\), \"this series needs torch (\d+)\.(\d+) or newer",
+                       code)
+    assert len(check) == 1, "notebook 00 no longer has exactly one torch version check of the expected form"
+    asserted, stated = tuple(map(int, check[0][:2])), tuple(map(int, check[0][2:]))
+    assert asserted == stated == wanted, (
+        f"notebook 00 asserts torch >= {asserted} and says {stated}; requirements.txt asks for torch>={wanted}")
+
+
+def test_every_notebook_names_the_torch_floor_of_requirements():
+    """Wherever a notebook says "torch X.Y or newer" (or "or later"), X.Y is requirements.txt's floor, and that floor
+    is no older than 2.10: before it the weights-only unpickler could be bypassed (CVE-2025-32434, fixed in 2.6;
+    CVE-2026-24747, fixed in 2.10), which notebook 06's checkpoint loading relies on (review r5, objection 1)."""
+    floor = re.search(r"^torch>=(\d+)\.(\d+)\b", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert floor, "requirements.txt no longer states torch's minimum as torch>=MAJOR.MINOR"
+    wanted = (int(floor.group(1)), int(floor.group(2)))
+    assert wanted >= (2, 10), f"requirements.txt asks for torch>={wanted}: older than 2.10, which fixed CVE-2026-24747"
+    named = {}
+    for path in NOTEBOOKS:
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"])
+        for major, minor in re.findall(r"torch (\d+)\.(\d+) or (?:newer|later)", text):
+            named.setdefault((int(major), int(minor)), []).append(path.name)
+    assert named, "no notebook names torch's minimum any more (00 did, in its version check)"
+    wrong = {version: names for version, names in named.items() if version != wanted}
+    assert not wrong, f"requirements.txt asks for torch>={wanted}, but these notebooks name another minimum: {wrong}"
