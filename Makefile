@@ -59,7 +59,7 @@ data: setup                     ## pre-download FashionMNIST into data/ (before 
 images: setup                   ## regenerate the diagrams in images/
 	$(BIN)/python images/make_images.py
 
-book: setup                     ## execute every notebook into build/book/ and render HTML (MathJax copied in: reads offline)
+book: setup                     ## the reading copy (Jupyter Book 1.x, book/): every notebook executed into build/book/, search, Colab/Binder launch buttons, MathJax shipped (reads offline)
 	$(BIN)/python scripts/build_book.py
 
 browser-test: setup             ## tests in a headless chromium (tests/browser): installs Debian's chromium (unless OPTIM_CHROMIUM names a browser) and playwright if missing

@@ -1,6 +1,7 @@
-"""scripts/build_book.py (`make book`): nbconvert's pages for every notebook, an index, links and images that
-resolve, MathJax shipped with the pages; .github/workflows/book.yml publishes it (checked by a linter here).
+"""The book (`make book`): Jupyter Book 1.x configured by book/_config.yml and book/_toc.yml, driven by
+scripts/build_book.py (which fetches the MathJax copy the pages load); .github/workflows/book.yml publishes it.
 
+The fast tests check the configuration; the slow ones build the book (not executed) and a tiny executed one.
 That the formulas are really typeset offline is checked in a browser: tests/browser/test_book_math.py."""
 
 from __future__ import annotations
@@ -17,15 +18,30 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SERIES = ["00_start_here", "01_optimization_loops", "02_loss_functions", "03_autograd", "03b_initialization",
+          "04_optimizers", "05_hyperparameters", "05b_tuning", "06_putting_it_all_together", "07_scaling_out"]
+CONFIG = yaml.safe_load((ROOT / "book" / "_config.yml").read_text(encoding="utf-8"))
+TOC = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text(encoding="utf-8"))
+REPOSITORY = "optimizing-model-parameters/optimizing-model-parameters"
 
-spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-build_book = importlib.util.module_from_spec(spec)
-sys.modules.setdefault("build_book", build_book)  # dataclasses look their module up there
-spec.loader.exec_module(build_book)
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_book = _load("build_book", ROOT / "scripts" / "build_book.py")
+hidden_cells = _load("hidden_cells", ROOT / "book" / "hidden_cells.py")
+needs_jupyter_book = pytest.mark.skipif(importlib.util.find_spec("jupyter_book") is None,
+                                        reason="needs Jupyter Book (make setup installs it: pyproject.toml's book extra)")
 
 
 class LinkCollector(HTMLParser):
@@ -45,66 +61,90 @@ def links_of(page: Path) -> list[tuple[str, str]]:
     return collector.links
 
 
-def is_local(target: str) -> bool:
-    return not (target.startswith(("#", "data:", "mailto:", "/")) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target))
-
-
-def unresolved(page: Path) -> list[str]:
-    return [f"{page.name}: <{tag}> {target}" for tag, target in links_of(page)
-            if is_local(target) and not (page.parent / target.split("#")[0]).exists()]
-
-
 def digest(paths) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
 def fake_mathjax(folder: Path) -> Path:
-    """The files the book copies from a MathJax package, with placeholder contents."""
+    """The files the book ships from a MathJax package, with placeholder contents."""
     for name in ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff", "LICENSE"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text("placeholder")
     return folder
 
 
-@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
-def test_render_every_notebook_without_executing(tmp_path):
-    out = tmp_path / "book"
-    before = digest(NOTEBOOKS)
-    assert build_book.main(["--out", str(out), "--no-execute", "--mathjax", str(fake_mathjax(tmp_path / "mj"))]) == 0
-    assert digest(NOTEBOOKS) == before  # notebooks/ is never modified
-
-    pages = [out / "notebooks" / p.with_suffix(".html").name for p in NOTEBOOKS]
-    assert all(page.is_file() and page.stat().st_size > 10_000 for page in pages)
-    index = out / "index.html"
-    index_links = [target for tag, target in links_of(index) if tag == "a"]
-    pages_linked = [target for target in index_links if target != "robustness.html"]  # + the claims table's page
-    assert pages_linked == [f"notebooks/{page.name}" for page in pages]  # every page, in order
-
-    images = [target for page in pages for tag, target in links_of(page) if tag == "img" and is_local(target)]
-    assert images, "the notebooks show diagrams from images/: at least one <img> should point there"
-    assert all(target.startswith("../images/") for target in images)
-    broken = [problem for page in [index, *pages] for problem in unresolved(page)]
-    assert not broken, "links that do not resolve in the book:\n" + "\n".join(broken)
-    # notebook-to-notebook links go to the pages, not to the .ipynb files
-    assert not [t for page in pages for _, t in links_of(page) if is_local(t) and t.split("#")[0].endswith(".ipynb")]
-    # every script a page loads is the local MathJax copy: nothing from a CDN, so the pages read offline
-    scripts = {target for page in pages for tag, target in links_of(page) if tag == "script"}
-    assert scripts == {"../mathjax/es5/tex-chtml-full.js"}
-    assert (out / "mathjax" / "LICENSE").is_file() and (out / "mathjax" / "es5" / "output" / "chtml").is_dir()
-    assert "inlineMath: [['$', '$']" in pages[0].read_text(encoding="utf-8")  # MathJax 3 told about $...$
+def write_notebook(path: Path, *cells) -> Path:
+    nb = new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
 
 
-def test_without_npm_the_pages_load_mathjax_from_a_cdn_and_say_so(tmp_path, monkeypatch, capsys):
+# ----------------------------------------------------------------------------------------------- the configuration
+def test_the_table_of_contents_is_the_series_in_order_then_the_robustness_page():
+    assert TOC["format"] == "jb-book" and TOC["root"] == "book/intro"
+    files = [chapter["file"] for part in TOC["parts"] for chapter in part["chapters"]]
+    assert files == [f"notebooks/{name}" for name in SERIES] + ["docs/robustness"]
+    assert [p.stem for p in NOTEBOOKS] == SERIES  # every notebook is in the book
+    assert (ROOT / "book" / "intro.md").is_file() and (ROOT / "docs" / "robustness.md").is_file()
+    # the index (the root page) links the robustness table, as the series' first page
+    assert "](../docs/robustness.md)" in (ROOT / "book" / "intro.md").read_text(encoding="utf-8")
+
+
+def test_every_notebook_is_executed_and_a_failing_one_fails_the_build():
+    execute = CONFIG["execute"]
+    assert execute["execute_notebooks"] in ("cache", "force")
+    assert execute["raise_on_error"] is True and execute.get("allow_errors", False) is False
+    assert execute["timeout"] >= 600
+    assert CONFIG["only_build_toc_files"] is True and {".*", "build", "data"} <= set(CONFIG["exclude_patterns"])
+
+
+def test_launch_buttons_open_the_notebook_on_colab_and_binder_as_the_readme_badges_do():
+    launch, repository = CONFIG["launch_buttons"], CONFIG["repository"]
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    assert launch["binderhub_url"] == "https://mybinder.org" and launch["notebook_interface"] == "jupyterlab"
+    assert repository == {"url": f"https://github.com/{REPOSITORY}", "path_to_book": "", "branch": "main"}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/" in readme
+    assert f"https://mybinder.org/v2/gh/{REPOSITORY}/main" in readme
+
+
+def test_formulas_load_a_local_mathjax_copy_shipped_in_the_book():
+    config = CONFIG["sphinx"]["config"]
+    mathjax = config["mathjax_path"]  # relative: to _static/, where html_static_path's content lands
+    assert not re.match(r"^[a-z]+:|^//", mathjax)
+    assert mathjax == f"{build_book.MATHJAX_CACHE.name}/es5/{build_book.MATHJAX_SCRIPT}"
+    assert [ROOT / p for p in config["html_static_path"]] == [build_book.MATHJAX_STATIC]
+    assert build_book.MATHJAX_STATIC.is_relative_to(ROOT / "build")  # `make clean` removes it; git ignores it
+
+
+def test_hidden_cells_are_read_with_the_remove_input_tag():
+    assert CONFIG["sphinx"]["local_extensions"] == {"hidden_cells": "./"}
+    assert CONFIG["sphinx"]["config"]["nb_custom_formats"] == {".ipynb": "hidden_cells.read"}
+    hidden = new_code_cell("SECRET_SETUP_LINE = 1")
+    hidden.metadata["jupyter"] = {"source_hidden": True}
+    tagged = new_code_cell("x = 1", metadata={"tags": ["remove-input"], "jupyter": {"source_hidden": True}})
+    nb = hidden_cells.read(nbformat.writes(new_notebook(cells=[hidden, new_code_cell("VISIBLE = 2"), tagged])))
+    assert [cell.metadata.get("tags") for cell in nb.cells] == [["remove-input"], None, ["remove-input"]]
+    setup = next(c for c in nbformat.read(NOTEBOOKS[0], as_version=4).cells if c.cell_type == "code")
+    assert setup.metadata["jupyter"]["source_hidden"]  # the set-up cell: what this is for
+
+
+def test_make_installs_jupyter_book_1_with_the_book_extra():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert extras["book"] == ["jupyter-book>=1.0.4,<2"] and "optimizing-model-parameters[book]" in extras["dev"]
+    recipe = re.search(r"^book:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M).group(1)
+    assert recipe.strip() == "$(BIN)/python scripts/build_book.py"
+
+
+def test_without_npm_there_is_no_local_mathjax(tmp_path, monkeypatch):
     monkeypatch.setattr(build_book.shutil, "which", lambda name: None)
     assert build_book.fetch_mathjax(tmp_path / "cache") is None
-    monkeypatch.setattr(build_book, "fetch_mathjax", lambda: None)
-    nb = write_notebook(tmp_path / "01_x.ipynb", new_markdown_cell("# X\n\n$a^2$"))
-    assert build_book.main(["--out", str(tmp_path / "out"), "--no-execute", str(nb)]) == 0
-    assert "formulas show as raw LaTeX without internet" in capsys.readouterr().err
-    scripts = {target for tag, target in links_of(tmp_path / "out" / "notebooks" / "01_x.html") if tag == "script"}
-    assert scripts == {build_book.MATHJAX_CDN}
-    with pytest.raises(FileNotFoundError, match="does not hold MathJax 3"):
-        build_book.copy_mathjax(tmp_path, tmp_path / "out")
 
 
 def test_fetch_mathjax_keeps_only_what_the_pages_need(tmp_path, monkeypatch):
@@ -128,67 +168,80 @@ def test_fetch_mathjax_keeps_only_what_the_pages_need(tmp_path, monkeypatch):
     assert build_book.fetch_mathjax(cache) == cache
 
 
-def write_notebook(path: Path, *cells) -> Path:
-    nb = new_notebook(cells=list(cells))
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+# ----------------------------------------------------------------------------------------------- building it
+@pytest.fixture
+def local_mathjax(tmp_path, monkeypatch):
+    """A placeholder MathJax copy, so that a build needs neither npm nor the registry."""
+    static = tmp_path / "static"
+    fake_mathjax(static / build_book.MATHJAX_CACHE.name)
+    monkeypatch.setattr(build_book, "MATHJAX_STATIC", static)
+    monkeypatch.setattr(build_book.fetch_mathjax, "__defaults__", (static / build_book.MATHJAX_CACHE.name,
+                                                                   build_book.MATHJAX_VERSION))
+    return static
 
 
-@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
-def test_execute_a_tiny_notebook_and_report_a_failing_one(tmp_path):
-    (tmp_path / "pictures").mkdir()
-    (tmp_path / "pictures" / "dot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    good = write_notebook(
-        tmp_path / "nbs" / "01_tiny.ipynb",
-        new_markdown_cell("# Tiny notebook\n\nIt prints a number.\n\n![a dot](../pictures/dot.png) "
-                          "[the next one](02_boom.ipynb#Boom) [this](#Tiny-notebook) [web](https://pytorch.org)"),
-        new_code_cell("from pathlib import Path\nprint(6 * 7, Path.cwd().name)"),
-    )
-    bad = write_notebook(tmp_path / "nbs" / "02_boom.ipynb", new_markdown_cell("# Boom"),
-                         new_code_cell("raise RuntimeError('boom')"), new_code_cell("print('never reached')"))
-    before = digest([good, bad])
-    out = tmp_path / "out"
+@needs_jupyter_book
+@pytest.mark.slow  # Sphinx renders the ten notebooks (not executed): about 20 s
+def test_build_the_book_without_executing(tmp_path, local_mathjax):
+    out = tmp_path / "book"
+    before = digest(NOTEBOOKS)
+    assert build_book.main(["--out", str(out), "--no-execute"]) == 0
+    assert digest(NOTEBOOKS) == before  # notebooks/ is never modified
 
-    mathjax = str(fake_mathjax(tmp_path / "mj"))
-    assert build_book.main(["--out", str(out), "--timeout", "120", "--mathjax", mathjax, str(good), str(bad)]) == 1
-    assert digest([good, bad]) == before  # one failed; the sources are untouched
+    pages = [out / "notebooks" / f"{name}.html" for name in SERIES]
+    assert all(page.is_file() and page.stat().st_size > 10_000 for page in pages)
+    assert (out / "docs" / "robustness.html").is_file() and (out / "book" / "intro.html").is_file()
+    assert "book/intro.html" in (out / "index.html").read_text(encoding="utf-8")  # the root redirects to the intro
+    assert not (out / "README.html").exists()  # only the pages of the table of contents
+    assert (out / "searchindex.js").stat().st_size > 10_000 and (out / "search.html").is_file()
+    # the intro links the pages in order, and the robustness page
+    intro = [t for tag, t in links_of(out / "book" / "intro.html") if tag == "a" and "notebooks/" in t]
+    assert list(dict.fromkeys(t.split("#")[0] for t in intro)) == [f"../notebooks/{n}.html" for n in SERIES]
+    assert "../docs/robustness.html" in {t for _, t in links_of(out / "book" / "intro.html")}
 
-    executed = nbformat.read(out / "notebooks" / "01_tiny.ipynb", as_version=4)
-    assert executed.cells[1].outputs[0]["text"] == "42 nbs\n"  # ran, in the notebook's own folder
-    page = out / "notebooks" / "01_tiny.html"
-    assert "42 nbs" in page.read_text(encoding="utf-8")
-    targets = {target for _, target in links_of(page)}
-    assert {"02_boom.html#Boom", "#Tiny-notebook", "https://pytorch.org", "../pictures/dot.png"} <= targets
-
-    failed = nbformat.read(out / "notebooks" / "02_boom.ipynb", as_version=4)
-    assert failed.cells[1].outputs[0]["output_type"] == "error" and failed.cells[2].outputs == []
-    index = (out / "index.html").read_text(encoding="utf-8")
-    assert "Tiny notebook" in index and "It prints a number." in index and "executed in" in index
-    assert "FAILED" in index and "boom" in index
-
-
-def test_main_refuses_what_is_not_a_notebook(tmp_path):
-    with pytest.raises(SystemExit):
-        build_book.main(["--no-execute", "--out", str(tmp_path / "out"), str(tmp_path / "99_nothing.ipynb")])
-    with pytest.raises(SystemExit):
-        build_book.main(["--no-execute", "--timeout", "0"])
+    for name, page in zip(SERIES, pages):
+        targets = {t for _, t in links_of(page)}
+        assert f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{name}.ipynb" in targets
+        assert (f"https://mybinder.org/v2/gh/{REPOSITORY}/main?urlpath=lab/tree/notebooks/{name}.ipynb"
+                in {t.replace("%2F", "/") for t in targets})
+        scripts = [t for tag, t in links_of(page) if tag == "script" and "mathjax" in t.lower()]
+        # Sphinx loads MathJax on the pages with formulas only (02 has dozens), and only the local copy
+        assert [s.split("?")[0] for s in scripts] in ([], [f"../_static/{CONFIG['sphinx']['config']['mathjax_path']}"])
+        assert scripts or name != "02_loss_functions"
+        assert not [t for tag, t in links_of(page) if tag == "script" and re.match(r"^(https?:)?//", t)]
+        html = page.read_text(encoding="utf-8")
+        assert "REVISION = " not in html, f"{name}: the hidden set-up cell's code is on the page"
+    assert (out / "_static" / build_book.MATHJAX_CACHE.name / "LICENSE").is_file()
+    # notebook-to-notebook links go to the pages
+    assert "02_loss_functions.html" in {t.split("#")[0] for _, t in links_of(pages[1])}
 
 
-def test_relink_points_notebook_links_at_their_pages():
-    text = ("![d](../images/sub/d.png) [n](02_next.ipynb#part) [m](<03_more.ipynb>) [code](../utils/training.py) "
-            '[web](https://github.com/o/r/blob/main/notebooks/01.ipynb) [top](#top) <a href="04_x.ipynb">x</a>')
-    assert build_book.relink(text) == (
-        "![d](../images/sub/d.png) [n](02_next.html#part) [m](<03_more.html>) [code](../utils/training.py) "
-        '[web](https://github.com/o/r/blob/main/notebooks/01.ipynb) [top](#top) <a href="04_x.html">x</a>')
+@needs_jupyter_book
+@pytest.mark.slow  # starts Jupyter kernels
+def test_an_executed_book_shows_hidden_cells_outputs_only_and_a_failing_notebook_fails_it(tmp_path, local_mathjax):
+    hidden = new_code_cell("SECRET_SETUP_LINE = 'set up'\nprint(SECRET_SETUP_LINE.upper())")
+    hidden.metadata["jupyter"] = {"source_hidden": True}
+    source = tmp_path / "src"
+    write_notebook(source / "nbs" / "tiny.ipynb", new_markdown_cell("# Tiny\n\n$a^2$"), hidden,
+                   new_code_cell("from pathlib import Path\nprint(6 * 7, Path.cwd().name)"))
+    (source / "intro.md").write_text("# Intro\n")
+    toc = source / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nchapters:\n  - file: nbs/tiny\n")
+    assert build_book.main(["--source", str(source), "--toc", str(toc), "--out", str(tmp_path / "ok")]) == 0
+    page = (tmp_path / "ok" / "nbs" / "tiny.html").read_text(encoding="utf-8")
+    assert "SET UP" in page and "SECRET_SETUP_LINE" not in page  # the output, not the code
+    assert "42 nbs" in page  # ran, in the notebook's own folder
+
+    write_notebook(source / "nbs" / "boom.ipynb", new_markdown_cell("# Boom"), new_code_cell("raise RuntimeError('boom')"))
+    toc.write_text(toc.read_text() + "  - file: nbs/boom\n")
+    assert build_book.main(["--source", str(source), "--toc", str(toc), "--out", str(tmp_path / "bad")]) == 1
 
 
 # ----------------------------------------------------------------------------------------------- the CI workflow
 WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
 
 
-@pytest.mark.slow  # starts processes (nbconvert, jupyter kernels, check-jsonschema)
+@pytest.mark.slow  # starts a process (check-jsonschema)
 def test_the_book_workflow_is_a_valid_github_actions_workflow():
     linter = shutil.which("check-jsonschema") or shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     if linter is None:
@@ -199,8 +252,6 @@ def test_the_book_workflow_is_a_valid_github_actions_workflow():
 
 
 def test_the_book_workflow_builds_with_make_and_publishes_with_github_pages():
-    import yaml  # installed with check-jsonschema (ruamel) or jupyter (PyYAML)
-
     workflow = yaml.safe_load(WORKFLOW.read_text())
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
     runs = " ".join(step.get("run", "") for step in build["steps"])
@@ -211,30 +262,3 @@ def test_the_book_workflow_builds_with_make_and_publishes_with_github_pages():
     assert upload["with"]["path"] == "build/book"  # where build_book.py writes
     assert deploy["needs"] == "build" and deploy["steps"][0]["uses"].startswith("actions/deploy-pages")
     assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
-
-
-def test_the_robustness_table_becomes_a_page_linked_from_the_index(tmp_path, monkeypatch):
-    source = tmp_path / "robustness.md"
-    source.write_text("# How the claims held\n\n| notebook | claim | passed |\n|---|---|---|\n| 03b | trains | 16/16 |\n")
-    monkeypatch.setattr(build_book, "ROBUSTNESS_MD", source)
-    monkeypatch.setattr(build_book.write_robustness_page, "__defaults__", (source,))
-    index = build_book.write_index(tmp_path, [])
-    page = (tmp_path / "robustness.html").read_text()
-    assert "<td>16/16</td>" in page and 'href="robustness.html"' in index.read_text()
-    source.unlink()  # no table yet: no page, no link
-    (tmp_path / "robustness.html").unlink()
-    assert "robustness.html" not in build_book.write_index(tmp_path, []).read_text()
-
-
-def test_a_cell_hidden_in_jupyterlab_shows_only_its_outputs_in_the_book(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    hidden = nbformat.v4.new_code_cell("#@title Set-up\nSECRET_SETUP_LINE = 1")
-    hidden.metadata["jupyter"] = {"source_hidden": True}
-    nb.cells = [hidden, nbformat.v4.new_code_cell("VISIBLE_LINE = 2")]
-    source = tmp_path / "n.ipynb"
-    nbformat.write(nb, source)
-    out = tmp_path / "book"
-    assert build_book.main(["--out", str(out), "--no-execute", "--mathjax", str(fake_mathjax(tmp_path / "mj")),
-                            str(source)]) == 0
-    page = (out / "notebooks" / "n.html").read_text(encoding="utf-8")
-    assert "VISIBLE_LINE" in page and "SECRET_SETUP_LINE" not in page

@@ -1,4 +1,5 @@
-"""The reading copy (scripts/build_book.py, `make book`) shows typeset formulas with no network at all.
+"""The reading copy (Jupyter Book through scripts/build_book.py, `make book`) shows typeset formulas with no network
+at all: Sphinx's mathjax_path points at the MathJax copy shipped in the book's _static/.
 
 Run with `make browser-test` (chromium and playwright: see conftest.py). Kept out of the default run
 (pyproject.toml: norecursedirs) because it needs a browser. Its screenshots go to build/browser/.
@@ -7,6 +8,7 @@ Run with `make browser-test` (chromium and playwright: see conftest.py). Kept ou
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,18 +29,27 @@ spec.loader.exec_module(build_book)
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     """A book of two pages: a tiny notebook with known formulas, and notebook 02 (the most formulas), not executed."""
+    if importlib.util.find_spec("jupyter_book") is None:
+        pytest.skip("needs Jupyter Book (make setup installs it: pyproject.toml's book extra)")
     if build_book.fetch_mathjax() is None:
         pytest.skip("MathJax could not be fetched (needs npm and the npm registry once)")
-    tmp = tmp_path_factory.mktemp("book")
+    source = tmp_path_factory.mktemp("source")
     tiny = new_notebook(cells=[
         new_markdown_cell("# Formulas\n\nA quadratic $f(w) = \\tfrac{a}{2} w^2$ has the gradient $f'(w) = a w$.\n\n"
                           "$$w_{t+1} = w_t - \\eta \\, \\nabla L(w_t)$$\n\nNext: [loss functions](02_loss_functions.ipynb)."),
         new_code_cell("print('no math in code: $x$ stays as it is')"),
     ])
-    nbformat.write(tiny, tmp / "formulas.ipynb")
-    out = tmp / "out"
-    assert build_book.main(["--no-execute", "--out", str(out), str(tmp / "formulas.ipynb"),
-                            str(ROOT / "notebooks" / "02_loss_functions.ipynb")]) == 0
+    tiny.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    (source / "notebooks").mkdir()
+    nbformat.write(tiny, source / "notebooks" / "formulas.ipynb")
+    shutil.copy(ROOT / "notebooks" / "02_loss_functions.ipynb", source / "notebooks")
+    shutil.copytree(ROOT / "images", source / "images")
+    (source / "intro.md").write_text("# Formulas offline\n")
+    toc = source / "_toc.yml"
+    toc.write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/formulas\n"
+                   "  - file: notebooks/02_loss_functions\n")
+    out = tmp_path_factory.mktemp("book") / "out"
+    assert build_book.main(["--no-execute", "--source", str(source), "--toc", str(toc), "--out", str(out)]) == 0
     return out
 
 
@@ -71,17 +82,17 @@ def typeset(page, path: Path) -> dict:
     return page.evaluate("""() => ({
         formulas: document.querySelectorAll('mjx-container').length,
         errors: document.querySelectorAll('mjx-merror').length,
-        markdown: [...document.querySelectorAll('.jp-MarkdownOutput')].map(e => {
-            const copy = e.cloneNode(true);
-            copy.querySelectorAll('mjx-container, code, pre').forEach(m => m.remove());
+        markdown: [...document.querySelectorAll('article.bd-article')].map(e => {
+            const copy = e.cloneNode(true);  // the page's text, without code cells, formulas and code
+            copy.querySelectorAll('.cell, mjx-container, code, pre').forEach(m => m.remove());
             return copy.textContent;
         }).join('\\n'),
-        code: [...document.querySelectorAll('.jp-CodeCell pre')].map(e => e.textContent).join('\\n'),
+        code: [...document.querySelectorAll('.cell_input pre')].map(e => e.textContent).join('\\n'),
     })""")
 
 
 def test_formulas_are_typeset_offline_by_the_copy_shipped_with_the_book(book, browser_page):
-    assert (book / "mathjax" / "LICENSE").is_file()  # Apache-2.0: the licence travels with the copy
+    assert (book / "_static" / build_book.MATHJAX_CACHE.name / "LICENSE").is_file()  # Apache-2.0: the licence travels
     found = typeset(browser_page, book / "notebooks" / "formulas.html")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser_page.screenshot(path=str(SCREENSHOTS / "book_formulas.png"), full_page=True)
@@ -89,7 +100,7 @@ def test_formulas_are_typeset_offline_by_the_copy_shipped_with_the_book(book, br
     assert "$" not in found["markdown"] and "tfrac" not in found["markdown"]  # no raw LaTeX left
     assert "$x$" in found["code"]  # code cells are not typeset
     assert browser_page.locator("mjx-container[display='true']").count() == 1  # the $$...$$ block
-    assert browser_page.locator("a", has_text="loss functions").get_attribute("href") == "02_loss_functions.html"
+    assert browser_page.get_by_role("link", name="loss functions", exact=True).get_attribute("href") == "02_loss_functions.html"
     assert browser_page.refused == [] and browser_page.failed == []  # nothing from the network, nothing missing
 
 
