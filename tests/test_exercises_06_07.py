@@ -44,3 +44,21 @@ def test_07_q1_accepts_a_loss_of_shape_1_and_names_a_detached_loss():
     assert q1.check(lambda logits, y, n, world: right(logits, y, n, world).reshape(1)).correct
     detached = q1.check(lambda logits, y, n, world: right(logits, y, n, world).detach())
     assert detached.status == "incorrect" and "grad_fn" in detached.message, detached
+
+
+def test_07_q2_accepts_the_right_indices_as_a_numpy_array_or_a_tensor():
+    """A fresh reading (2026-12-05b, objection 2): [2, 5, 8, 0] worked out with NumPy (`np.arange(12)[2::3] % 11`)
+    or as a tensor was "Incorrect ... got ndarray". Any 1-D array of whole numbers is an answer; floats, bools and
+    a 2-D array are still refused with a reason."""
+    import numpy as np
+
+    q2 = exercises_for("07").q2
+    for right in (np.array([2, 5, 8, 0]), np.arange(12)[2::3] % 11, torch.tensor([2, 5, 8, 0]),
+                  np.array([2, 5, 8, 0], dtype=np.uint8), [np.int64(2), 5, 8, 0], (2, 5, 8, 0)):
+        result = q2.check(right)
+        assert result.correct, (right, result)
+    for wrong, why in ((np.array([2.0, 5.0, 8.0, 0.0]), "whole numbers"), (torch.tensor([2.0, 5.0, 8.0, 0.0]), "whole numbers"),
+                       (np.array([True, False]), "whole numbers"), (np.array([[2, 5], [8, 0]]), "list"),
+                       (torch.tensor(2), "list"), (np.array([2, 5, 8]), "appends the first samples again"), (torch.tensor([0, 2, 5, 8]), "wrong order")):
+        result = q2.check(wrong)
+        assert result.status == "incorrect" and why in result.message, (wrong, result)

@@ -185,10 +185,11 @@ class ShardedLoader:
 
     Every rank seeds the same generator, so every rank draws the same permutation each epoch, cuts it
     into global batches of ``global_batch_size`` and keeps slice ``rank`` of ``world_size`` of each.
-    With ``world_size=1`` it yields exactly the batches of ``TensorLoader(dataset, global_batch_size,
+    With ``world_size=1`` it yields the full batches of ``TensorLoader(dataset, global_batch_size,
     shuffle=True, seed=seed)``, which is what lets notebook 07 compare a 2-process run with a 1-process
     run sample for sample. An incomplete last global batch is dropped, so every rank takes the same
-    number of steps on shards of the same size (``len(loader)`` is that number).
+    number of steps on shards of the same size (``len(loader)`` is that number); notebook 07's one-process
+    reference drops it too, by using this loader with ``world_size=1``.
     """
 
     def __init__(self, dataset: TensorDataset, global_batch_size: int, *, rank: int, world_size: int, seed: int = 0,

@@ -103,6 +103,25 @@ register("07", Exercise(
 _NB07_DEAL = {"n": 11, "replicas": 3, "rank": 2}  # section 2 shows 10 samples over 4 ranks: other numbers here
 
 
+def _as_index_list(answer: Any) -> Any:
+    """A NumPy array or a tensor of whole numbers, one-dimensional, as a list of ints (a fresh reading,
+    2026-12-05b: ``np.arange(12)[2::3] % 11`` is a right answer); anything else is returned as it was."""
+    import numpy as np
+    import torch
+
+    if not isinstance(answer, (np.ndarray, torch.Tensor)):
+        return answer
+    kind = type(answer).__name__
+    if answer.ndim != 1:
+        raise Incorrect(f"the answer should be a list of sample indices such as [1, 2, 3] (one dimension), got a "
+                        f"{answer.ndim}-D {kind} of shape {tuple(answer.shape)}")
+    whole = (np.issubdtype(answer.dtype, np.integer) if isinstance(answer, np.ndarray)
+             else not (answer.dtype.is_floating_point or answer.dtype.is_complex or answer.dtype == torch.bool))
+    if not whole:
+        raise Incorrect(f"sample indices are whole numbers (int): got a {kind} of {answer.dtype}")
+    return [int(i) for i in answer.tolist()]
+
+
 def _nb07_check_dealt_indices(answer: Any) -> None:
     import numbers
 
@@ -110,6 +129,7 @@ def _nb07_check_dealt_indices(answer: Any) -> None:
 
     n, replicas, rank = _NB07_DEAL["n"], _NB07_DEAL["replicas"], _NB07_DEAL["rank"]
     expected = list(DistributedSampler(range(n), num_replicas=replicas, rank=rank, shuffle=False))
+    answer = _as_index_list(answer)
     if not isinstance(answer, (list, tuple)):
         raise Incorrect(f"the answer should be a list of sample indices such as [1, 2, 3], got {type(answer).__name__}")
     if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in answer):
