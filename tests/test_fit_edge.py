@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.tensorboard import SummaryWriter
 
 import utils
 from utils import MLP, TensorLoader, fit
-from utils.logging_hooks import ScalarLogger, read_scalars
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,14 +259,16 @@ def test_a_full_disk_names_the_file_keeps_the_history_and_a_rerun_continues(digi
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3, 4]
 
 
-def test_a_resumed_run_keeps_its_earlier_log_lines(digits, data, tmp_path):  # A31
+def test_a_resumed_run_logged_into_its_folder_shows_every_epoch_in_tensorboard(digits, data, tmp_path):  # A31
     x, y, val = data
-    for epochs in (2, 4):
-        with ScalarLogger(tmp_path / "log", echo=False) as logger:
+    for epochs in (2, 4):  # stopped after 2 epochs, then continued from the run file: a second event file
+        with SummaryWriter(log_dir=str(tmp_path / "log")) as writer:
             model = _model(digits)
             fit(model, _loader(x, y), None, epochs=epochs, optimizer=utils.make_optimizer("sgd", model.parameters(), 0.1),
-                checkpoint=tmp_path / "run.pt", log=logger.add_scalar)
-    assert [v for _, v in read_scalars(tmp_path / "log")["epoch"]] == [1.0, 2.0, 3.0, 4.0]
+                checkpoint=tmp_path / "run.pt", log=writer.add_scalar)
+    accumulator = EventAccumulator(str(tmp_path / "log"), size_guidance={SCALARS: 0})  # reads both files, in order
+    accumulator.Reload()
+    assert [(e.step, e.value) for e in accumulator.Scalars("epoch")] == [(4, 1.0), (8, 2.0), (12, 3.0), (16, 4.0)]
 
 
 # ----------------------------------------------------------------------------------------------- ddp_train.py

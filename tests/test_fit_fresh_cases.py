@@ -1,5 +1,5 @@
 """fit's edge, second round: cases a fresh tester found on 2026-12-05 against the redesigned fit (C01, C05, C13,
-C25 of its report). Each would fail with the code before its fix."""
+C25 of its report; C10-C12 after it). Each would fail with the code before its fix."""
 
 from __future__ import annotations
 
@@ -163,3 +163,41 @@ def test_c18_a_guard_that_joins_a_continued_run_asks_for_its_first_loss(digits, 
     h = fit(_model(digits), loaders[0], epochs=4, optimizer="sgd", lr=0.1, checkpoint=path,
             log=utils.DivergenceGuard(4, first=first.step_loss[0]))
     assert not h.diverged and len(h.epochs) == 4
+
+
+class _Batches:
+    """A loader that yields the given batches (what a hand-made Dataset or collate_fn might give)."""
+
+    def __init__(self, *batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self):
+        return len(self.batches)
+
+
+@pytest.mark.parametrize("batch, named", [
+    (lambda x, y: x, "Tensor"),                          # C10: inputs without labels
+    (lambda x, y: (x,), "tuple of 1"),                    # C10: a tuple of one
+    (lambda x, y: {"image": x, "label": y}, "image"),     # C11: a dict batch (Hugging Face style)
+])
+def test_c10_c11_a_batch_that_is_not_inputs_and_labels_is_named(digits, loaders, batch, named):
+    x, y = next(iter(loaders[0]))
+    with pytest.raises(TypeError, match="loader") as caught:
+        fit(_model(digits), _Batches(batch(x, y)), epochs=1, optimizer="sgd", lr=0.1)
+    assert named in str(caught.value) and caught.value.history.step_loss == []
+
+
+def test_c12_an_empty_batch_is_named_not_reported_as_divergence(digits, loaders):
+    x, y = next(iter(loaders[0]))
+    with pytest.raises(ValueError, match="0 samples") as caught:
+        fit(_model(digits), _Batches((x, y), (x[:0], y[:0])), epochs=1, optimizer="sgd", lr=0.1)
+    assert len(caught.value.history.step_loss) == 1 and not caught.value.history.diverged
+
+
+def test_extra_entries_after_the_labels_are_still_ignored(digits, loaders):
+    x, y = next(iter(loaders[0]))
+    h = fit(_model(digits), _Batches((x, y, torch.arange(len(y)))), epochs=1, optimizer="sgd", lr=0.1)
+    assert len(h.step_loss) == 1

@@ -48,7 +48,9 @@ def _imported_by_the_series() -> set[str]:
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == "code":
                 lines = "".join(cell["source"]).splitlines(keepends=True)
-                modules |= _third_party_imports("".join(ln for ln in lines if not ln.lstrip().startswith(("%", "!"))))
+                code = [ln[:len(ln) - len(ln.lstrip())] + "pass\n" if ln.lstrip().startswith(("%", "!")) else ln
+                        for ln in lines]  # a magic inside an `if` leaves the block non-empty
+                modules |= _third_party_imports("".join(code))
     return modules
 
 

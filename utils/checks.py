@@ -107,3 +107,22 @@ def check_loader(loader: Any, name: str) -> bool:
     if hasattr(loader, "__len__") and len(loader) == 0:
         raise ValueError(f"{name} is empty (0 batches): fit needs at least one sample")
     return True
+
+
+def inputs_and_labels(batch: Any) -> tuple[Any, Any]:
+    """A loader's batch as ``(inputs, labels)``: what ``fit``'s loops (notebook 01's ``for x, y in loader``) need.
+
+    A ``(inputs, labels, ...)`` tuple or list gives its first two entries; anything else (a batch of inputs
+    alone, a dict, a tuple of one) and a batch of 0 samples get a ``TypeError``/``ValueError`` naming the loader.
+    """
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        shape = (f"a dict with keys {sorted(map(str, batch))}" if isinstance(batch, dict)
+                 else f"a {type(batch).__name__}" + (f" of {len(batch)}" if isinstance(batch, (tuple, list)) else ""))
+        raise TypeError(f"loader: each batch must be (inputs, labels), as a TensorDataset or a torchvision "
+                        f"dataset gives; got {shape}. Wrap a dataset without labels or with dict samples so "
+                        f"that it returns (inputs, labels).")
+    x, y = batch[0], batch[1]
+    if hasattr(y, "__len__") and len(y) == 0:
+        raise ValueError("loader gave a batch of 0 samples: there is nothing to learn from it. Check the "
+                         "dataset's length and the sampler.")
+    return x, y

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from . import resume
+from . import checks, resume
 from .checks import check_loader, check_scheduler, finite_number, hooks_list, mean_loss, one_of, positive_int
 from .device import autocast_bf16, bf16_supported, pick_device, to_device
 from .events import EPOCH, EPOCH_EVENTS, TRAIN_BATCH_LOSS, Diverged, StopTraining
@@ -109,8 +109,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for x, y, *_ in loader:
-        x, y = to_device(x, device), to_device(y, device)
+    for batch in loader:
+        x, y = (to_device(t, device) for t in checks.inputs_and_labels(batch))
         with autocast_bf16(device, amp):
             logits = model(x)
             loss = loss_fn(logits, y)
@@ -139,8 +139,8 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, device: torc
     seen = 0
     try:
         with torch.no_grad():
-            for x, y, *_ in loader:
-                x, y = to_device(x, device), to_device(y, device)
+            for batch in loader:
+                x, y = (to_device(t, device) for t in checks.inputs_and_labels(batch))
                 with autocast_bf16(device, amp):
                     logits = model(x)
                     loss = loss_fn(logits, y)
@@ -200,7 +200,7 @@ class History:
     val_loss = property(lambda self: self.metric("val_loss"), doc="Per-epoch validation loss.")
     train_acc = property(lambda self: self.metric("train_acc"), doc="Per-epoch training accuracy.")
     val_acc = property(lambda self: self.metric("val_acc"), doc="Per-epoch validation accuracy.")
-    lr = property(lambda self: self.metric("lr"), doc="The learning rate each epoch started with.")
+    lr = property(lambda self: self.metric("lr"), doc="The rate each epoch's first step used (logged at that step).")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -276,7 +276,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
                                                              else ""))
 
         for epoch in range(first_epoch, epochs + 1):
-            lr_now = float(optimizer.param_groups[0]["lr"])
+            lr_now, first_step = float(optimizer.param_groups[0]["lr"]), steps + 1  # the rate of the epoch's first step
             train = train_one_epoch(model, train_loader, loss_fn, optimizer, device, on_step=on_step, amp=amp,
                                     scheduler=step_scheduler)
             record = {"epoch": epoch, "step": steps, "lr": lr_now, "train_loss": train.loss,
@@ -288,7 +288,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
             history.epochs.append(record)
             for name, key in [*EPOCH_EVENTS, (EPOCH, "epoch")]:  # EPOCH last: a live plot redraws when it arrives
                 if record[key] is not None:
-                    _emit(hooks, name, record[key], steps)
+                    _emit(hooks, name, record[key], first_step if key == "lr" else steps)  # lr: at the step it drove
             value = record[history.monitor]
             if not math.isfinite(value):
                 raise Diverged(f"the epoch's {history.monitor} became {value}")
