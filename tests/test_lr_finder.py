@@ -13,7 +13,7 @@ from torch import nn
 
 from utils import MLP, TensorLoader, smooth
 from utils.experiments import explorer_data
-from utils.lr_finder import lr_find, lr_schedule, suggest_lr
+from utils.lr_finder import LRFindResult, lr_find, lr_schedule, suggest_lr
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +133,14 @@ def test_plot_has_a_log_x_axis(small):
     result = lr_find(make_model(small), loader(small), "adam", num_steps=20, device="cpu")
     fig = result.plot()
     assert isinstance(fig, Figure) and fig.axes[0].get_xscale() == "log"
+
+
+def test_plot_shows_the_lowest_batch_loss():
+    # the y-limits came from the smoothed curve alone and clipped the per-batch losses below it (review 2026-12-05b)
+    result = LRFindResult(lrs=[1e-3, 1e-2, 1e-1, 1.0], losses=[2.0, 0.5, 3.0, 9.0], smoothed=[2.0, 1.5, 2.0, 4.0],
+                          suggestion=1e-3, lr_min_loss=1e-2, stop_reason="test")
+    bottom, top = result.plot().axes[0].get_ylim()
+    assert bottom <= 0.5 and 4.0 <= top < 9.0  # the top still from the smoothed curve: a blown-up batch does not squash it
 
 
 def test_suggest_lr_ignores_non_finite_values():

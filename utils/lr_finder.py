@@ -3,7 +3,8 @@
 Explained in notebooks/05_hyperparameters.ipynb. One short sweep (one to a few hundred batches) replaces
 a grid of full training runs: the learning rate grows exponentially from ``start_lr`` to ``end_lr``, one
 optimizer step per batch, and the smoothed loss is recorded. Where it falls fastest the learning rate is
-useful; where it shoots up (past 4x the best value) the sweep stops. The model, the optimizer, the
+useful; where it rises past 4x the best value the sweep stops (a network whose units die on the large
+steps may instead stay near the loss of guessing up to ``end_lr``). The model, the optimizer, the
 loader's shuffle and torch's random number generators are put back exactly as they were, so the sweep
 leaves no trace: the training run that follows is the one you would have had without it.
 Interrupting the kernel (Stop) ends the sweep and returns what it recorded; in a script Ctrl-C still
@@ -55,8 +56,8 @@ class LRFindResult:
         ax.axvline(self.suggestion, color="tab:red", linestyle="--", label=f"suggestion (a tenth): lr {self.suggestion:.2g}")
         ax.set_xscale("log")
         finite = [v for v in self.smoothed if math.isfinite(v)]
-        if finite and max(finite) > min(finite):
-            low, high = min(finite), max(finite)
+        if finite and max(finite) > min(finite):  # the top from the smoothed curve; the bottom shows every batch
+            low, high = min(finite + [v for v in self.losses if math.isfinite(v)]), max(finite)
             ax.set_ylim(low - 0.1 * (high - low), high + 0.1 * (high - low))
         ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title=f"learning-rate range test ({self.stop_reason})")
         ax.grid(alpha=0.3, which="both")
