@@ -433,6 +433,8 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
         ("returns the loss after the update", lambda: _train_step(loss_after=True)),
         ("the step in eval mode (review 00_01, objection 14)",
          lambda: lambda model, *args: (model.eval(), _train_step()(model, *args))[1]),
+        ("a right step that leaves the model in eval mode (review 2026-12-05b/01, objection 4)",
+         lambda: lambda model, *args: (model.train(), _train_step()(model, *args), model.eval())[1]),
     ],
     ("01", "q2"): [
         ("mean of the batch means", lambda: _evaluate(per_batch=True)),
@@ -603,7 +605,10 @@ CATALOGUE = {  # (notebook, exercise): [(what the learner did, factory of the an
     ("07", "q2"): [("[2, 6] (no padding)", lambda: [2, 6]), ("[2, 6, 10]", lambda: [2, 6, 10]),
                    ("[2.5, 6, 0] (r5 objection 24)", lambda: [2.5, 6, 0]), ("'260' (r5 objection 24)", lambda: "260"),
                    ("wrong order", lambda: [6, 0, 2]), ("rank 1's share", lambda: [1, 5, 9]),
-                   ("contiguous block", lambda: [6, 7, 8])],
+                   ("contiguous block", lambda: [6, 7, 8]),
+                   ("a float array (fresh review 07b #2)", lambda: np.array([2.0, 5.0, 8.0, 0.0])),
+                   ("a 2-D array (fresh review 07b #2)", lambda: np.array([[2, 5], [8, 0]])),
+                   ("no padding, as a tensor (fresh review 07b #2)", lambda: torch.tensor([2, 5, 8]))],
     ("07", "q3"): [("0.2 (unchanged)", lambda: 0.2), ("0.8 (times the processes)", lambda: 0.8),
                    ("square-root rule", lambda: 0.2 * math.sqrt(2)), ("halved", lambda: 0.1),
                    ("0.05", lambda: 0.05), ("1.6", lambda: 1.6), ("'0.4' as text (fresh review 06/07 #8)", lambda: "0.4")],
@@ -619,6 +624,9 @@ ALSO_RIGHT = {  # right answers in another form, which the checker must accept t
                    ("MultiLabelMarginLoss for the tags (review 02 objection 9)",
                     lambda: _loss_dict(tags=nn.MultiLabelMarginLoss))],
     ("04", "q1"): [("1/40", lambda: 1 / 40)],
+    ("07", "q2"): [("a NumPy array (fresh review 07b #2)", lambda: np.array([2, 5, 8, 0])),
+                   ("np.arange(12)[2::3] % 11 (fresh review 07b #2)", lambda: np.arange(12)[2::3] % 11),
+                   ("a tensor (fresh review 07b #2)", lambda: torch.tensor([2, 5, 8, 0]))],
     ("06", "q2"): [("torch.load(path)['model'] with torch's default weights_only (True since 2.6; "
                     "requirements.txt asks for 2.10) (r5 objection 23)", lambda: _restore(load="default"))],
 }

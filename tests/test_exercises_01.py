@@ -89,8 +89,26 @@ def _step_eval_mode(model, x, y, loss_fn, optimizer):
     return _step_right(model, x, y, loss_fn, optimizer)
 
 
+def _step_leaves_eval_mode(model, x, y, loss_fn, optimizer):
+    model.train()
+    value = _step_right(model, x, y, loss_fn, optimizer)
+    model.eval()  # the step is right, but the next steps of the epoch run with dropout off (2026-12-05b, 4)
+    return value
+
+
+def _step_generator(model, x, y, loss_fn, optimizer):
+    yield _step_right(model, x, y, loss_fn, optimizer)  # a generator function: calling it runs nothing
+
+
+async def _step_async(model, x, y, loss_fn, optimizer):
+    return _step_right(model, x, y, loss_fn, optimizer)  # a coroutine function: calling it runs nothing
+
+
 @pytest.mark.parametrize(("answer", "words"), [
     (_step_eval_mode, "eval mode during the step"),
+    (_step_leaves_eval_mode, "left the model in eval mode"),
+    (_step_generator, "a generator"),
+    (_step_async, "a coroutine"),
     (_step_no_zero_grad, "zero_grad() before loss.backward()"),
     (_step_zero_grad_between, "nothing in between"),
     (_step_returns_tensor, "still holds its graph"),

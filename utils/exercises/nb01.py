@@ -37,6 +37,7 @@ def _call_keeping_grad_mode(answer, *args):
 
 
 def _nb01_check_train_step(answer: Any) -> None:
+    import inspect
     import numbers
 
     import torch
@@ -74,9 +75,19 @@ def _nb01_check_train_step(answer: Any) -> None:
             raise
         except Exception as err:  # the learner's code may fail in any way: report it, don't crash
             raise Incorrect(f"on batch {i} your function raised {type(err).__name__}: {err}") from None
+        if inspect.isgenerator(got) or inspect.iscoroutine(got):
+            kind, word = ("a generator", "yield") if inspect.isgenerator(got) else ("a coroutine", "async def")
+            got.close()  # it never ran: close it so Python does not warn about it later
+            raise Incorrect(f"your function returned {kind}, so none of its code ran (`{word}` makes a function "
+                            "that runs only when iterated or awaited). Write a plain `def` that ends with "
+                            "`return loss.item()`.")
         if modes and not all(modes):
             raise Incorrect("the model was in eval mode during the step (dropout would be off): a training step runs in "
                             "training mode. Leave model.train() as it is, or call it; model.eval() is for measuring.")
+        if not yours.training:
+            raise Incorrect("your function left the model in eval mode: a train loop calls model.train() once per "
+                            "epoch, so every later step of the epoch would run with dropout off. Leave the mode "
+                            "as you found it (no model.eval() in a training step).")
         if all(torch.equal(a, b) for a, b in zip(before, yours.parameters(), strict=True)):
             raise Incorrect("the parameters did not change. optimizer.step() uses the gradients that "
                             "loss.backward() left in p.grad: call backward() and then step(), with nothing in "
