@@ -4,11 +4,15 @@ correct forms, are accepted."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 import torch.nn.functional as F
+from nbclient import NotebookClient
 from torch import nn
 from torch.nn.functional import cross_entropy as imported_cross_entropy
 
@@ -165,3 +169,39 @@ def test_q2_accepts_the_answer_rounded_as_its_praise_prints_it():
     q2 = exercises_for("02").q2
     assert q2.check(1.06).correct and q2.check(13.8 / 13).correct
     assert not q2.check(1.05).correct and not q2.check(1.07).correct
+
+
+# ---------------------------------------------------------------- the Going-further sections run after the core alone
+NOTEBOOK_02 = Path(__file__).resolve().parent.parent / "notebooks" / "02_loss_functions.ipynb"
+
+
+def _sections_02(nb):
+    """(core cells, [(heading, cells)] per "## Going further" section) of notebook 02."""
+    core, sections = [], []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## Going further"):
+            sections.append((cell.source.splitlines()[0], [cell]))
+        elif sections:
+            sections[-1][1].append(cell)
+        else:
+            core.append(cell)
+    return core, sections
+
+
+@pytest.mark.slow
+def test_02_going_further_sections_run_after_the_core_alone(monkeypatch):
+    """A fresh reading (2026-12-05b, objection 3): the Summary offers the sections as a menu, but the last one used
+    names from earlier ones (NameError). Here the core runs, then every section that does not say which section to
+    run first, in reverse order, so a name taken from an earlier section is not defined yet."""
+    nb = nbformat.reads(NOTEBOOK_02.read_text(encoding="utf-8"), as_version=4)
+    core, sections = _sections_02(nb)
+    alone = [(h, cells) for h, cells in sections if "first" not in cells[0].source.split("\n\n")[1]]
+    dependent = {h for h, _ in sections} - {h for h, _ in alone}
+    assert len(alone) >= 5 and dependent == {"## Going further: what the first loss tells you",
+                                             "## Going further: BCE on ten classes"}, dependent
+    nb.cells = core + [cell for _, cells in reversed(alone) for cell in cells]
+    monkeypatch.setenv("OPTIM_OFFLINE", "1")
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK_02.parent)}}).execute()
+    printed = json.dumps([cell.get("outputs", []) for cell in nb.cells], ensure_ascii=False)
+    assert "✓" in printed and "ClaimFailed" not in printed
