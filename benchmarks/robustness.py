@@ -198,8 +198,8 @@ def markdown(rows, results, runs, seconds: float) -> str:
         f"- Made by `python benchmarks/robustness.py` on {datetime.now(timezone.utc):%Y-%m-%d}, "
         f"{platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}.",
         f"- Runs ({len(runs)}): " + ", ".join(r["name"] for r in runs) + ". `digits+k`: scikit-learn's digits with "
-        "every seed shifted by k; `standin+k`: a full-size FashionMNIST-format stand-in (random images, not the real "
-        "data); `digits:avx2`, `digits:default`, `digits:threads2`: other CPU kernels and 2 threads.",
+        "every seed shifted by k; `standin+k`: a full-size FashionMNIST-format stand-in (each class a random "
+        "prototype plus noise, one label in ten random: not the real data); `digits:avx2`, `digits:default`, `digits:threads2`: other CPU kernels and 2 threads.",
         "- CPU kernels torch reported during the runs: "
         + ", ".join(sorted({k for r in rows for k in r.get("kernels", ()) if k})) + ".",
         f"- Notebook executions: {len(results)}, {sum(r['seconds'] for r in results) / 60:.1f} minutes of notebook "
