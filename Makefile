@@ -56,8 +56,9 @@ lint: setup                     ## the hooks of .pre-commit-config.yaml (ruff, n
 data: setup                     ## pre-download FashionMNIST into data/ (before a workshop)
 	$(BIN)/python -m utils.data
 
-images: setup                   ## regenerate the diagrams in images/
+images: setup                   ## regenerate the diagrams in images/ and embed them in the notebooks (scripts/stamp_notebooks.py)
 	$(BIN)/python images/make_images.py
+	$(BIN)/python scripts/stamp_notebooks.py
 
 book: setup                     ## the reading copy (Jupyter Book 1.x, book/): every notebook executed into build/book/, search, Colab/Binder launch buttons, MathJax shipped (reads offline)
 	$(BIN)/python scripts/build_book.py

@@ -4,23 +4,28 @@
     python images/make_images.py --out /tmp/x  # somewhere else
     python images/make_images.py training_step.png
 
-The notebooks link the PNGs relatively, e.g. ``![...](../images/optimization_loops.png)``. To add a figure:
-write a ``draw_...(fig)`` function below and add it to ``FIGURES``; ``tests/test_images.py`` checks that every
-figure is regenerated, stays small and is committed.
+The notebooks embed each PNG in its markdown cell as a data URI (Colab cannot follow a relative link to a
+file), under a comment naming the file, ``<!-- image: ../images/optimization_loops.png ... -->``; after
+``make images``, ``python scripts/stamp_notebooks.py`` copies the new bytes in. To add a figure: write a
+``draw_...(fig)`` function below and add it to ``FIGURES``; ``tests/test_images.py`` checks that every figure is
+regenerated, stays small, is committed and is embedded as it is in images/.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from PIL import Image
 
 IMAGES_DIR = Path(__file__).resolve().parent
 DPI = 100
-MAX_BYTES = 200_000  # keep the repository light: every PNG must stay below this
+COLORS = 64  # a palette PNG of 64 colours: a third of the bytes, the tints and anti-aliased text look the same
+MAX_BYTES = 40_000  # each PNG is embedded in a notebook as base64 (a third larger): every PNG must stay below this
 
 # Okabe and Ito's colour-blind-safe colours, the palette of utils.plotting.PALETTE (tests/test_plotting.py checks)
 TRAIN, VAL, TEST, GREY = "#0072B2", "#D55E00", "#009E73", "#5f6368"
@@ -156,11 +161,22 @@ FIGURES: dict[str, Callable[[Figure], None]] = {
 
 
 # ----------------------------------------------------------------------------------------------- writing
+def png_bytes(fig: Figure) -> bytes:
+    """``fig`` as a PNG of ``COLORS`` colours (no dithering, so flat fills stay flat)."""
+    rendered = io.BytesIO()
+    fig.savefig(rendered, format="png", dpi=DPI, facecolor="white")
+    image = Image.open(rendered).convert("RGB").quantize(COLORS, method=Image.Quantize.MEDIANCUT,
+                                                         dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="png", optimize=True)  # Pillow writes no timestamp or software name
+    return out.getvalue()
+
+
 def make_images(out_dir: str | Path = IMAGES_DIR, names: Iterable[str] | None = None) -> list[Path]:
     """Draw the figures ``names`` (default: all of ``FIGURES``) into ``out_dir``; return the paths written.
 
-    PNGs carry no timestamp or version metadata, so regenerating with the same matplotlib gives the same
-    bytes and a clean ``git diff``.
+    PNGs carry no timestamp or version metadata, so regenerating with the same matplotlib and Pillow gives the
+    same bytes and a clean ``git diff``.
     """
     names = list(FIGURES) if names is None else list(names)
     unknown = [n for n in names if n not in FIGURES]
@@ -173,7 +189,7 @@ def make_images(out_dir: str | Path = IMAGES_DIR, names: Iterable[str] | None = 
         fig = Figure()
         FIGURES[name](fig)
         path = out_dir / name
-        fig.savefig(path, dpi=DPI, facecolor="white", metadata={"Software": None})
+        path.write_bytes(png_bytes(fig))
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise RuntimeError(f"{path} is {size:,} bytes, over the {MAX_BYTES:,} limit: lower DPI or simplify")
