@@ -48,7 +48,7 @@ test: setup                     ## the whole suite: unit tests and every noteboo
 	$(BIN)/python -m pytest -n auto
 
 unit: setup                     ## unit tests only, without the slow ones (processes, rendering, benchmarks, time limits)
-	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow"
+	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow" -n auto
 
 lint: setup                     ## the hooks of .pre-commit-config.yaml (ruff, nbstripout) on every file, offline
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
@@ -76,7 +76,8 @@ bench: setup                    ## training-loop benchmark: tutorial loop vs uti
 robustness: setup               ## every notebook over 10 seed shifts (digits), 3 (stand-in), 3 CPU kernel variants: docs/robustness.md
 	$(BIN)/python benchmarks/robustness.py
 
-robustness-ci: setup            ## CI's slice of it: 2 seed shifts on the digits + AVX2 kernels (build/robustness-ci.md)
+robustness-ci: setup            ## CI's slice of it: the notebooks' edited copies (tests marked variant), 2 seed shifts on the digits + AVX2 kernels (build/robustness-ci.md)
+	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m variant -n auto
 	$(BIN)/python benchmarks/robustness.py --slice ci
 
 clean:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from utils.data import load_dataset, write_fake_fashion_mnist  # noqa: E402
+from utils.threads import apply_thread_policy, thread_count  # noqa: E402
+
+# The tests' models are as small as the notebooks', so they get the series' thread policy too (one thread unless
+# OPTIM_THREADS says otherwise): with torch's default of one thread per core, two xdist workers on two cores ran
+# four threads and the fast suite took a third longer.
+apply_thread_policy()
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: as many workers as the cores can give each its threads (OPTIM_THREADS=2 on 2 cores: one)."""
+    return max(1, (os.cpu_count() or 1) // thread_count())
 
 
 @pytest.fixture(scope="session")

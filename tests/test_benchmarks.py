@@ -28,6 +28,8 @@ def test_training_loop_benchmark_reports_every_loop(fashion_root, capsys, monkey
     for row in rows[1:]:
         ratios = [float(r) for r in re.findall(r"([\d.]+)x", row)]
         assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    paired = re.findall(r"^fit / floor: ([\d.]+)x the time, median of 2 per-round ratios", out, re.M)
+    assert len(paired) == 1 and float(paired[0]) > 0
 
 
 def test_training_loop_benchmark_compares_the_same_network_from_the_same_start():

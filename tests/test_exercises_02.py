@@ -189,6 +189,7 @@ def _sections_02(nb):
 
 
 @pytest.mark.slow
+@pytest.mark.variant  # with the robustness slice (make robustness-ci), not make test
 def test_02_going_further_sections_run_after_the_core_alone(monkeypatch):
     """A fresh reading (2026-12-05b, objection 3): the Summary offers the sections as a menu, but the last one used
     names from earlier ones (NameError). Here the core runs, then every section that does not say which section to

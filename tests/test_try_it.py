@@ -26,6 +26,7 @@ EDITS = {
 
 
 @pytest.mark.slow
+@pytest.mark.variant  # with the robustness slice (make robustness-ci), not make test
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_notebook_07_runs_to_the_end_with_each_try_it_edit(edit, monkeypatch):
     old, new = EDITS[edit]
