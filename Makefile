@@ -45,10 +45,10 @@ notebook: setup                 ## open the series in Jupyter Notebook 7 instead
 test unit: export OPTIM_OFFLINE ?= 1
 
 test: setup                     ## the whole suite: unit tests and every notebook, offline (OPTIM_OFFLINE=1), on every core (pytest-xdist)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 unit: setup                     ## unit tests only, without the slow ones (processes, rendering, benchmarks, time limits)
-	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow" -n auto
+	$(BIN)/python -m pytest tests -p no:nbmake -o addopts=-ra -m "not slow" -n auto --dist worksteal
 
 lint: setup                     ## the hooks of .pre-commit-config.yaml (ruff, nbstripout) on every file, offline
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -26,6 +27,51 @@ apply_thread_policy()
 def pytest_xdist_auto_num_workers(config):
     """``-n auto``: as many workers as the cores can give each its threads (OPTIM_THREADS=2 on 2 cores: one)."""
     return max(1, (os.cpu_count() or 1) // thread_count())
+
+
+def _notebook_seconds() -> dict[str, float]:
+    """Each notebook's last measured run time (docs/run_times.json, on the stand-in): only to order the items."""
+    try:
+        notebooks = json.loads((ROOT / "docs" / "run_times.json").read_text(encoding="utf-8"))["notebooks"]
+        return {name: float(entry["whole_s"]) for name, entry in notebooks.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``-n N --dist worksteal`` each worker first gets an equal, contiguous share of the items, in order.
+    The notebooks and then the tests marked slow (they start processes) are the longest items: give each share its
+    part of them, first in the share (each notebook, longest first, to the share with the least notebook time so
+    far; the slow tests in turn), so that the items left for the end are short and no long one runs alone while
+    the other workers idle. The order changes nothing else: every test is independent of the others."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)  # set in xdist's workers only
+    notebooks = [item for item in items if item.path.suffix == ".ipynb"]
+    if workers < 2 or not notebooks:
+        return
+    seconds = _notebook_seconds()
+    typical = sum(seconds.values()) / len(seconds) if seconds else 1.0
+    notebooks.sort(key=lambda item: -seconds.get(item.path.name, typical))
+    slow = [item for item in items if item.path.suffix != ".ipynb" and item.get_closest_marker("slow")]
+    heavy = {id(item) for item in notebooks + slow}
+    rest = [item for item in items if id(item) not in heavy]
+    sizes, left = [], len(items)
+    for i in range(workers):  # as xdist cuts the list: each idle worker its share of what is left
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    shares, load = [[] for _ in range(workers)], [0.0] * workers
+    for item in notebooks + slow:
+        room = [j for j in range(workers) if len(shares[j]) < sizes[j]]
+        if not room:
+            return  # fewer items than long ones to spread: keep pytest's order
+        i = min(room, key=lambda j: load[j])
+        shares[i].append(item)
+        load[i] += seconds.get(item.path.name, typical) if item.path.suffix == ".ipynb" else 1.0
+    ordered, position = [], 0
+    for share, size in zip(shares, sizes):
+        fill = size - len(share)
+        ordered += share + rest[position:position + fill]
+        position += fill
+    items[:] = ordered
 
 
 @pytest.fixture(scope="session")

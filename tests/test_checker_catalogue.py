@@ -31,7 +31,7 @@ from utils.exercises import CheckResult, Incorrect, all_exercises, as_number, as
 
 EXERCISES = {(nb, ex.name): ex for nb, ex in all_exercises()}
 TIME_LIMIT = 10.0  # seconds, the default of Exercise.check
-HANG_LIMIT = 0.3  # the time limit given to the answers that never return (keeps the file fast)
+HANG_LIMIT = 0.1  # the time limit given to the answers that never return (keeps the file fast)
 SLACK = 10.0  # a loaded 2-core machine; an import under way delays the time limit
 
 

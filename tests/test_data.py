@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -306,3 +310,28 @@ def test_an_unreadable_file_is_a_dataset_file_error(fashion_root, monkeypatch, c
     load_fails_naming(fashion_root, "train-images-idx3-ubyte", "cannot be read.*Permission denied")
     assert D.main(["--root", str(fashion_root), "--check"]) == 1  # reported, not raised
     assert "Permission denied" in capsys.readouterr().out
+
+
+def test_the_digits_read_from_scikit_learns_file_equal_load_digits():
+    from sklearn.datasets import load_digits
+
+    images, labels = D._digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(images, reference.images) and np.array_equal(labels, reference.target)
+
+
+def test_without_that_file_the_digits_come_from_load_digits(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    monkeypatch.setattr(D, "DIGITS_FILE", Path("datasets", "data", "no_such_file.csv.gz"))
+    images, labels = D._digits_arrays()
+    assert np.array_equal(images, load_digits().images) and np.array_equal(labels, load_digits().target)
+
+
+@pytest.mark.slow  # starts a Python process
+def test_loading_the_digits_does_not_import_scikit_learn():
+    code = ("import sys, utils; utils.load_dataset('digits', verbose=False); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                         cwd=Path(__file__).resolve().parent.parent, env={**os.environ, "OPTIM_OFFLINE": "1"})
+    assert out.stdout.strip() == "False"

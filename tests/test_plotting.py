@@ -37,18 +37,18 @@ def fake_display(monkeypatch):
     return calls, calls_handles
 
 
-def _train(digits, log, epochs=2):
+def _train(digits, log, epochs=2, batch_size=32):
     seed_everything(0)
     model = MLP(digits.input_shape, digits.num_classes, hidden=32)
-    loaders = make_loaders(digits, batch_size=32)
+    loaders = make_loaders(digits, batch_size=batch_size)
     return fit(model, loaders.train, loaders.val, epochs=epochs, optimizer="sgd", lr=0.1, log=log)
 
 
 @pytest.mark.slow  # renders figures
 def test_live_plot_uses_one_display_id_and_updates_in_place(digits, fake_display):
     calls, handles = fake_display
-    with LivePlot(display=True, min_interval=0.0) as plot:
-        history = _train(digits, plot.log)
+    with LivePlot(display=True, min_interval=0.0) as plot:  # every step redraws (a PNG each): a few steps
+        history = _train(digits, plot.log, epochs=1, batch_size=256)
     assert len(calls) == 1 and calls[0][1] is True  # display(..., display_id=True) exactly once, then in place
     assert len(handles) == 1 and len(handles[0].updates) >= 2
     assert plot.losses == history.step_loss and plot.val_losses == history.val_loss
@@ -78,7 +78,7 @@ def test_live_plot_into_a_widget(digits):
 
     target = Target()
     plot = LivePlot(target=target, min_interval=0.0)
-    _train(digits, plot.log, epochs=1)
+    _train(digits, plot.log, epochs=1, batch_size=256)  # every step redraws: a few steps
     first = target.value
     plot.log("train/batch_loss", 0.1, 10_000)
     plot.close()

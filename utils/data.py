@@ -14,6 +14,7 @@ digits, so every notebook still runs offline. Pre-download before a workshop wit
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import struct
 import textwrap
@@ -324,12 +325,35 @@ def _fashion_mnist_tensors(root: Path, download: bool) -> tuple[torch.Tensor, ..
     return _read_fashion_mnist(root)
 
 
-def _digits_tensors() -> tuple[torch.Tensor, ...]:
+DIGITS_FILE = Path("datasets", "data", "digits.csv.gz")  # inside scikit-learn's package folder
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits: images (1,797 x 8 x 8, values 0..16) and labels.
+
+    Read from the file scikit-learn ships, ``sklearn/datasets/data/digits.csv.gz`` (one image per row, its label
+    last), which is what ``load_digits`` reads, without importing scikit-learn: that import takes about a second
+    in every process (each notebook's kernel, each worker of a tuning or torchrun example). Where the file is
+    missing or not as expected, ``load_digits`` itself."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    if folders:
+        try:
+            data = np.loadtxt(Path(folders[0]) / DIGITS_FILE, delimiter=",")
+        except (OSError, ValueError):
+            data = None
+        if data is not None and data.shape == (1797, 65):
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    x = torch.tensor(digits.images, dtype=torch.float32) / 16.0  # pixel values are 0..16
-    y = torch.tensor(digits.target, dtype=torch.long)
+    return digits.images, digits.target
+
+
+def _digits_tensors() -> tuple[torch.Tensor, ...]:
+    images, labels = _digits_arrays()
+    x = torch.tensor(images, dtype=torch.float32) / 16.0  # pixel values are 0..16
+    y = torch.tensor(labels, dtype=torch.long)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(DIGITS_TEST_SEED))
     n_test = round(0.2 * len(x))
     test_idx, train_idx = perm[:n_test].sort().values, perm[n_test:].sort().values
