@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -94,6 +95,7 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
     """Execute one notebook under one run's settings (in a worker process); return its status."""
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     path = Path(notebook)
     log = Path(log_dir).resolve() / f"{run['name'].replace(':', '_').replace('+', '_')}__{path.stem}.jsonl"
@@ -112,7 +114,12 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3",
+    # Where the platform has them, the kernel talks over IPC sockets, files in a folder of its own: over TCP, two
+    # kernels started at the same moment (--jobs 2) can be handed the same free port, and one of them dies before
+    # it answers ("Kernel died before replying to kernel_info"; jupyter/nbconvert#1066)
+    ipc_dir = tempfile.mkdtemp(prefix="kernel-") if os.name == "posix" else None
+    config = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(ipc_dir, "ipc"))}}) if ipc_dir else Config()
+    client = NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT_S, kernel_name="python3", config=config,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     error, error_text = "", ""
@@ -122,6 +129,9 @@ def run_one(run: dict, notebook: str, data_dirs: dict, log_dir: str) -> dict:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # no terminal colours in the table
         error = f"{type(err).__name__}: {error_line(text)[:300]}"
         error_text = text[-6000:]
+    finally:
+        if ipc_dir:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
     result = {"run": run["name"], "notebook": path.stem, "seconds": time.perf_counter() - start, "error": error,
               "log": str(log), "data": run["data"], "shift": run["shift"]}
     if error:

@@ -210,3 +210,18 @@ def test_a_relative_log_dir_still_receives_the_claims(tmp_path, monkeypatch):
     assert status["error"] == ""
     lines = (tmp_path / "logs" / "digits_0__tiny.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["passed"] is True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="IPC sockets are a POSIX transport; elsewhere the kernel uses TCP")
+def test_the_kernel_talks_over_ipc_sockets_not_tcp_ports(tmp_path, monkeypatch):
+    # two kernels started at once over TCP can be handed the same free port, and one dies before kernel_info
+    seen = tmp_path / "transport.txt"
+    code = ("import json\nfrom ipykernel.connect import get_connection_info\n"
+            f"open({str(seen)!r}, 'w').write(json.loads(get_connection_info())['transport'])")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), tmp_path / "which.ipynb")
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # run_one rewrites the environment of its process
+    run = {"name": "digits+0", "env": {}, "shift": 0, "data": "digits"}
+    status = robustness.run_one(run, str(tmp_path / "which.ipynb"), {"digits": str(tmp_path / "data")}, str(tmp_path))
+    assert status["error"] == "" and seen.read_text() == "ipc"
