@@ -225,3 +225,10 @@ def test_the_kernel_talks_over_ipc_sockets_not_tcp_ports(tmp_path, monkeypatch):
     run = {"name": "digits+0", "env": {}, "shift": 0, "data": "digits"}
     status = robustness.run_one(run, str(tmp_path / "which.ipynb"), {"digits": str(tmp_path / "data")}, str(tmp_path))
     assert status["error"] == "" and seen.read_text() == "ipc"
+
+
+def test_a_two_thread_run_takes_two_job_slots():
+    # 2 threads beside another notebook on 2 cores made torch's threads wait for each other (113 s instead of 13)
+    runs = robustness.build_matrix([1], [], ["avx2", "threads2"])
+    assert [robustness.run_threads(r) for r in runs] == [1, 1, 2]
+    assert robustness.run_threads({"env": {"OPTIM_THREADS": "auto"}}) == (os.cpu_count() or 1)
