@@ -25,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_ONLY = re.compile(r"^(nvidia-|triton$|cuda-)")
+# Held back on purpose, whatever the environment has: name -> (version, why). Each gets a line in the header.
+HELD = {"jsonschema": ("4.24.0", "from 4.25 its format-nongpl extra (Jupyter's) pulls in rfc3987-syntax, which builds "
+                                 "a parser on import: 1.1 s more in every process that imports nbformat")}
 
 
 def _name(requirement: str) -> str:
@@ -79,10 +82,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     pins = closure([_name(line) for line in lines if line])
+    pins.update({name: version for name, (version, _) in HELD.items() if name in pins})
     older = _older_python_pins(args.older_python, pins) if args.older_python else {}
     tested = f"{sys.version_info.major}.{sys.version_info.minor}"
     header = (f"# The versions the series was tested with, on Python {tested} (written by scripts/freeze_constraints.py).\n"
-              "# `make` installs with `-c constraints.txt`; `make CONSTRAINTS= setup` installs without it.\n")
+              "# `make` installs with `-c constraints.txt`; `make CONSTRAINTS= setup` installs without it.\n"
+              + "".join(f"# {name} held at {version}: {why}.\n" for name, (version, why) in HELD.items()))
     body = ""
     for name, version in sorted(pins.items()):
         if name in older:  # Python 3.10 cannot install the tested version: its own resolve's, for 3.10 only
